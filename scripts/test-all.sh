@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every test of rocwebsocket, as CI runs them (README's test command).
+#
+#   1. formatting and lints (rustfmt, clippy -D warnings)
+#   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
+#      integration tests of the mio engine
+#   3. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
+#      virtualenv on first use (scripts/install-autobahn.sh)
+#
+# Each step prints its result; the script stops at the first failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "build (release)"
+cargo build --release --quiet --bins
+
+step "cargo test"
+cargo test --quiet 2>&1 | tee target/cargo-test.log
+grep -q "test result: ok" target/cargo-test.log
+
+step "Autobahn: fuzzingclient against rocws serve"
+bash scripts/autobahn.sh server "$PWD/target/release/rocws serve --threads 1" 9001
+
+step "Autobahn: fuzzingserver against the rocws client"
+bash scripts/autobahn.sh client "$PWD/target/release/rocws autobahn-client" 9002
+
+step "all tests passed"

@@ -1,0 +1,404 @@
+//! `rocws`: an echo/broadcast server, a line client, and an Autobahn client.
+//!
+//! ```text
+//! rocws serve [--listen ADDR]... [--threads N] [--broadcast] [limits...]
+//! rocws client URL [--protocol P]... [--header 'Name: value']...
+//! rocws autobahn-client [BASE_URL]
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rocwebsocket::net::{
+    BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, Handler,
+    Message, OpenInfo,
+};
+use rocwebsocket::proto::CloseCode;
+
+const USAGE: &str = "usage:
+  rocws serve [options]            echo server (default 127.0.0.1:9001)
+      --listen ADDR                address to listen on, repeatable: 127.0.0.1:9001, [::1]:9001, unix:/path
+      --threads N                  event-loop threads (default: one per core)
+      --broadcast                  relay every message to every client instead of echoing it
+      --max-connections N          over it, new connections get 503 (default: no limit)
+      --max-message BYTES          largest message, 1009 beyond (default 64 MiB)
+      --max-frame BYTES            largest frame, 1009 beyond (default 16 MiB)
+      --max-buffered BYTES         unsent bytes per connection before it is dropped with 1008 (default 64 MiB)
+      --idle-timeout SECS          drop connections silent this long
+      --ping-interval SECS         ping connections silent this long; drop them if no answer in 10 s
+      --handshake-timeout SECS     drop connections that do not finish the upgrade (default 10)
+  rocws client URL [options]       send stdin lines as text messages, print what comes back
+      --protocol P                 offer a subprotocol, repeatable
+      --header 'Name: value'       extra request header, repeatable
+  rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("client") => client(&args[1..]),
+        Some("autobahn-client") => autobahn_client(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rocws: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn value<'a>(args: &'a [String], i: &mut usize, flag: &str) -> Result<&'a str, String> {
+    *i += 1;
+    args.get(*i)
+        .map(String::as_str)
+        .ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn number<T: std::str::FromStr>(s: &str, flag: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("{flag}: not a number: {s}"))
+}
+
+/// Blocks SIGINT and SIGTERM in every thread and returns a receiver that
+/// gets a message when one arrives (a thread waits for them with sigwait).
+fn termination_signals() -> mpsc::Receiver<i32> {
+    let (tx, rx) = mpsc::channel();
+    // SAFETY: plain libc signal-set manipulation on a local, initialised set.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut sig = 0;
+        // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 && tx.send(sig).is_err() {
+            return;
+        }
+    });
+    rx
+}
+
+struct Echo {
+    broadcast: bool,
+}
+
+impl Handler for Echo {
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
+        if self.broadcast {
+            let _ = conn.handle().broadcast(&message);
+        } else {
+            let _ = conn.send(message);
+        }
+    }
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let mut config = Config::default();
+    let mut broadcast = false;
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        match flag {
+            "--listen" | "--addr" => {
+                let v = value(args, &mut i, flag)?;
+                config.listen.push(
+                    v.parse::<Endpoint>()
+                        .map_err(|e| format!("{flag} {v}: {e}"))?,
+                );
+            }
+            "--threads" => config.threads = number(value(args, &mut i, flag)?, flag)?,
+            "--broadcast" => broadcast = true,
+            "--max-connections" => {
+                config.limits.max_connections = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--max-message" => {
+                config.limits.conn.max_message_size = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--max-frame" => {
+                config.limits.conn.max_frame_size = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--max-buffered" => {
+                config.limits.max_buffered = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--notify-backpressure" => config.limits.backpressure = BackpressurePolicy::Notify,
+            "--idle-timeout" => {
+                config.timeouts.idle = Some(Duration::from_secs_f64(number(
+                    value(args, &mut i, flag)?,
+                    flag,
+                )?))
+            }
+            "--ping-interval" => {
+                config.timeouts.ping_interval = Some(Duration::from_secs_f64(number(
+                    value(args, &mut i, flag)?,
+                    flag,
+                )?))
+            }
+            "--handshake-timeout" => {
+                config.timeouts.handshake = Some(Duration::from_secs_f64(number(
+                    value(args, &mut i, flag)?,
+                    flag,
+                )?))
+            }
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+        i += 1;
+    }
+    if config.listen.is_empty() {
+        config
+            .listen
+            .push(Endpoint::Tcp(([127, 0, 0, 1], 9001).into()));
+    }
+    let signals = termination_signals();
+    let engine = Engine::start(config, |_, _| Echo { broadcast })
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let addrs: Vec<String> = engine
+        .local_endpoints()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    eprintln!(
+        "rocws: {} server listening on {} (Ctrl-C stops gracefully)",
+        if broadcast { "broadcast" } else { "echo" },
+        addrs.join(", ")
+    );
+    let _ = signals.recv();
+    eprintln!("rocws: stopping (sending 1001 Going Away)");
+    engine.stop(Duration::from_secs(5));
+    Ok(())
+}
+
+enum ClientEvent {
+    Open(ConnId),
+    Closed(String),
+}
+
+struct LineClient {
+    events: mpsc::Sender<ClientEvent>,
+}
+
+impl Handler for LineClient {
+    fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
+        if let Some(p) = &info.protocol {
+            eprintln!("rocws: connected to {} (subprotocol {p})", info.peer);
+        } else {
+            eprintln!("rocws: connected to {}", info.peer);
+        }
+        let _ = self.events.send(ClientEvent::Open(conn.id()));
+    }
+
+    fn on_message(&mut self, _conn: &mut Conn<'_>, message: Message) {
+        match message {
+            Message::Text(t) => println!("{t}"),
+            Message::Binary(b) => println!("<binary, {} bytes>", b.len()),
+        }
+    }
+
+    fn on_close(&mut self, _id: ConnId, code: CloseCode, reason: &str) {
+        let _ = self
+            .events
+            .send(ClientEvent::Closed(format!("closed: {code} {reason}")));
+    }
+
+    fn on_connect_error(&mut self, _tag: u64, error: &io::Error) {
+        let _ = self
+            .events
+            .send(ClientEvent::Closed(format!("cannot connect: {error}")));
+    }
+}
+
+fn client(args: &[String]) -> Result<(), String> {
+    let mut url = None;
+    let mut options = ClientOptions::default();
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        match flag {
+            "--protocol" => options
+                .protocols
+                .push(value(args, &mut i, flag)?.to_owned()),
+            "--header" => {
+                let v = value(args, &mut i, flag)?;
+                let (n, val) = v.split_once(':').ok_or("--header needs 'Name: value'")?;
+                options
+                    .headers
+                    .push((n.trim().to_owned(), val.trim().to_owned()));
+            }
+            u if url.is_none() && !u.starts_with("--") => url = Some(u.to_owned()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+        i += 1;
+    }
+    let url = url.ok_or(USAGE)?;
+    let (tx, rx) = mpsc::channel();
+    let config = Config {
+        threads: 1,
+        ..Config::default()
+    };
+    let engine = Engine::start(config, |_, _| LineClient { events: tx.clone() })
+        .map_err(|e| e.to_string())?;
+    let handle = engine.handle().clone();
+    handle
+        .connect(&url, options)
+        .map_err(|e| format!("{url}: {e}"))?;
+    let id = match rx.recv() {
+        Ok(ClientEvent::Open(id)) => id,
+        Ok(ClientEvent::Closed(why)) => {
+            engine.stop(Duration::from_millis(100));
+            return Err(why);
+        }
+        Err(_) => return Err("engine stopped".into()),
+    };
+    // Stdin lines go out from a thread of their own; the first close ends the program.
+    let sender = handle.clone();
+    let tx_stdin = tx.clone();
+    std::thread::spawn(move || {
+        for line in io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if sender.send_text(id, line).is_err() {
+                return;
+            }
+        }
+        let _ = sender.close(id, CloseCode::NORMAL, "");
+        let _ = tx_stdin;
+    });
+    let outcome = loop {
+        match rx.recv() {
+            Ok(ClientEvent::Closed(why)) => break why,
+            Ok(ClientEvent::Open(_)) => {}
+            Err(_) => break "engine stopped".into(),
+        }
+    };
+    eprintln!("rocws: {outcome}");
+    engine.stop(Duration::from_millis(100));
+    Ok(())
+}
+
+/// Runs the Autobahn fuzzingserver's cases one after the other, echoing
+/// everything, then asks it to write its reports.
+struct AutobahnClient {
+    base: String,
+    case_count: u64,
+    next_case: u64,
+    tags: HashMap<ConnId, u64>,
+    handle: Handle,
+    done: mpsc::Sender<Result<u64, String>>,
+}
+
+const TAG_COUNT: u64 = 0;
+const TAG_REPORT: u64 = u64::MAX;
+
+impl AutobahnClient {
+    fn connect(&self, path: &str, tag: u64) {
+        let url = format!("{}{path}", self.base);
+        let options = ClientOptions {
+            tag,
+            ..ClientOptions::default()
+        };
+        if let Err(e) = self.handle.connect(&url, options) {
+            let _ = self.done.send(Err(format!("{url}: {e}")));
+        }
+    }
+
+    fn after(&mut self, tag: u64) {
+        if tag == TAG_REPORT {
+            let _ = self.done.send(Ok(self.case_count));
+            return;
+        }
+        if tag != TAG_COUNT {
+            self.next_case = tag + 1;
+        }
+        if self.next_case <= self.case_count {
+            let path = format!("/runCase?case={}&agent=rocws", self.next_case);
+            self.connect(&path, self.next_case);
+        } else {
+            self.connect("/updateReports?agent=rocws", TAG_REPORT);
+        }
+    }
+}
+
+impl Handler for AutobahnClient {
+    fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
+        self.tags.insert(conn.id(), info.tag);
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
+        match self.tags.get(&conn.id()) {
+            Some(&TAG_COUNT) => {
+                if let Message::Text(t) = &message {
+                    self.case_count = t.trim().parse().unwrap_or(0);
+                    self.next_case = 1;
+                }
+            }
+            Some(&TAG_REPORT) => {}
+            _ => {
+                let _ = conn.send(message);
+            }
+        }
+    }
+
+    fn on_close(&mut self, id: ConnId, _code: CloseCode, _reason: &str) {
+        if let Some(tag) = self.tags.remove(&id) {
+            self.after(tag);
+        }
+    }
+
+    fn on_connect_error(&mut self, tag: u64, error: &io::Error) {
+        eprintln!("rocws: case {tag}: {error}");
+        if tag == TAG_COUNT || tag == TAG_REPORT {
+            let _ = self
+                .done
+                .send(Err(format!("cannot reach the fuzzingserver: {error}")));
+        } else {
+            self.after(tag);
+        }
+    }
+}
+
+fn autobahn_client(args: &[String]) -> Result<(), String> {
+    let base = args
+        .first()
+        .map_or("ws://127.0.0.1:9002", String::as_str)
+        .trim_end_matches('/')
+        .to_owned();
+    let (tx, rx) = mpsc::channel();
+    let config = Config {
+        threads: 1,
+        ..Config::default()
+    };
+    let engine = Engine::start(config, |_, handle| AutobahnClient {
+        base: base.clone(),
+        case_count: 0,
+        next_case: 1,
+        tags: HashMap::new(),
+        handle: handle.clone(),
+        done: tx.clone(),
+    })
+    .map_err(|e| e.to_string())?;
+    engine
+        .handle()
+        .connect(
+            &format!("{base}/getCaseCount"),
+            ClientOptions {
+                tag: TAG_COUNT,
+                ..ClientOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let result = rx.recv().map_err(|_| "engine stopped".to_owned())?;
+    engine.stop(Duration::from_secs(1));
+    let cases = result?;
+    eprintln!("rocws: ran {cases} Autobahn cases");
+    Ok(())
+}

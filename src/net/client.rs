@@ -1,0 +1,170 @@
+//! Client connections: URL parsing, name resolution, and what a connect
+//! request carries to the event-loop thread.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// Options of one client connection.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: Vec<String>,
+    /// Extra request headers (for example `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// A number of the caller's choosing, reported back in `OpenInfo::tag`
+    /// and `on_connect_error`.
+    pub tag: u64,
+}
+
+/// A parsed `ws://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsUrl {
+    /// The host name or address (IPv6 without brackets).
+    pub host: String,
+    /// The port (80 by default).
+    pub port: u16,
+    /// The path and query, starting with `/`.
+    pub path: String,
+    /// For `ws+unix://`, the socket path (host and port are then unused).
+    pub unix: Option<PathBuf>,
+}
+
+impl WsUrl {
+    /// Parses `ws://host[:port][/path]`, `ws://[v6addr]:port/path` or
+    /// `ws+unix:///path/to/socket` (the WebSocket path is then `/`).
+    /// `wss://` is refused until TLS lands.
+    pub fn parse(url: &str) -> io::Result<WsUrl> {
+        let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{why}: {url}"));
+        if let Some(path) = url.strip_prefix("ws+unix://") {
+            return Ok(WsUrl {
+                host: "localhost".into(),
+                port: 0,
+                path: "/".into(),
+                unix: Some(PathBuf::from(path)),
+            });
+        }
+        if url.starts_with("wss://") {
+            return Err(bad("wss:// is not supported yet"));
+        }
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| bad("not a ws:// URL"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) => (&rest[..i], rest[i..].to_owned()),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.contains('@') {
+            return Err(bad("user info in URLs is not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6.find(']').ok_or_else(|| bad("unclosed IPv6 bracket"))?;
+            let port = match &v6[end + 1..] {
+                "" => 80,
+                p => p
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| bad("bad port"))?,
+            };
+            (v6[..end].to_owned(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad("bad port"))?),
+                None => (authority.to_owned(), 80),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok(WsUrl {
+            host,
+            port,
+            path,
+            unix: None,
+        })
+    }
+
+    /// The `Host` header value: the host, with the port unless it is 80.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 || self.unix.is_some() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// Where to connect: resolved addresses, tried in order, or a Unix socket.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Tcp(Vec<SocketAddr>),
+    Unix(PathBuf),
+}
+
+/// A connect request, resolved on the caller's thread.
+#[derive(Debug)]
+pub(crate) struct ConnectRequest {
+    pub(crate) target: Target,
+    pub(crate) url: WsUrl,
+    pub(crate) options: ClientOptions,
+}
+
+impl ConnectRequest {
+    pub(crate) fn resolve(url: &str, options: ClientOptions) -> io::Result<ConnectRequest> {
+        let url = WsUrl::parse(url)?;
+        let target = match &url.unix {
+            Some(path) => Target::Unix(path.clone()),
+            None => {
+                let addrs: Vec<SocketAddr> =
+                    (url.host.as_str(), url.port).to_socket_addrs()?.collect();
+                if addrs.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "host has no address",
+                    ));
+                }
+                Target::Tcp(addrs)
+            }
+        };
+        Ok(ConnectRequest {
+            target,
+            url,
+            options,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = WsUrl::parse("ws://example.com:9001/feed?x=1").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("example.com", 9001, "/feed?x=1")
+        );
+        assert_eq!(u.host_header(), "example.com:9001");
+        let u = WsUrl::parse("ws://[::1]:9/").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 9));
+        assert_eq!(u.host_header(), "[::1]:9");
+        let u = WsUrl::parse("ws://h?q").unwrap();
+        assert_eq!(
+            (u.port, u.path.as_str(), u.host_header().as_str()),
+            (80, "/?q", "h")
+        );
+        assert!(WsUrl::parse("http://h/").is_err());
+        assert!(WsUrl::parse("wss://h/").is_err());
+        assert!(WsUrl::parse("ws://h:99999/").is_err());
+        assert!(WsUrl::parse("ws://:80/").is_err());
+        let u = WsUrl::parse("ws+unix:///tmp/s.sock").unwrap();
+        assert_eq!(u.unix, Some(PathBuf::from("/tmp/s.sock")));
+    }
+}

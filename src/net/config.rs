@@ -1,0 +1,137 @@
+//! Settings of the event loop: addresses, threads, limits, timeouts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::proto::ConnConfig;
+
+/// An address to listen on or connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP address (IPv4 or IPv6).
+    Tcp(std::net::SocketAddr),
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp(a) => write!(f, "{a}"),
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for Endpoint {
+    type Err = std::net::AddrParseError;
+    /// `unix:/path` or `unix:///path` is a Unix socket; anything else a TCP address.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s
+            .strip_prefix("unix://")
+            .or_else(|| s.strip_prefix("unix:"))
+        {
+            return Ok(Endpoint::Unix(PathBuf::from(path)));
+        }
+        s.parse().map(Endpoint::Tcp)
+    }
+}
+
+/// What to do with a connection whose unsent bytes exceed
+/// [`Limits::max_buffered`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackpressurePolicy {
+    /// Close it with 1008 (policy violation) and drop what was queued.
+    Drop,
+    /// Keep it, and tell the handler through `on_backpressure`; the
+    /// application decides (stop sending, skip updates, close).
+    Notify,
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Frame and message size limits (1009 beyond them).
+    pub conn: ConnConfig,
+    /// Most simultaneous connections across all threads; beyond it new ones
+    /// get `503 Service Unavailable` and are closed. 0 means no limit.
+    pub max_connections: usize,
+    /// Most unsent bytes per connection before the backpressure policy applies.
+    pub max_buffered: usize,
+    /// What happens past `max_buffered`.
+    pub backpressure: BackpressurePolicy,
+    /// Largest request (or response) head of the opening handshake; 431 beyond.
+    pub max_handshake: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            conn: ConnConfig::default(),
+            max_connections: 0,
+            max_buffered: 64 << 20,
+            backpressure: BackpressurePolicy::Drop,
+            max_handshake: crate::proto::handshake::DEFAULT_MAX_HEAD,
+        }
+    }
+}
+
+/// Timers. `None` disables one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From accept (or connect) to a finished opening handshake.
+    pub handshake: Option<Duration>,
+    /// Longest time without any received byte before the connection is dropped.
+    pub idle: Option<Duration>,
+    /// Send a ping after this long without received bytes.
+    pub ping_interval: Option<Duration>,
+    /// After a ping, how long to wait for any received bytes before dropping (1006).
+    pub pong_timeout: Duration,
+    /// From our close frame to the end of the closing handshake; the socket is
+    /// shut after it, reported as 1006 if the peer never answered.
+    pub close: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Some(Duration::from_secs(10)),
+            idle: None,
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(10),
+            close: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything an event loop needs. The default listens nowhere (a client-only
+/// engine), runs one thread per core, with default limits and timeouts.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Addresses to listen on (none for a client-only loop).
+    pub listen: Vec<Endpoint>,
+    /// Event-loop threads; 0 means one per core.
+    pub threads: usize,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Timers.
+    pub timeouts: Timeouts,
+    /// Subprotocols the server supports, in its order of preference; the first
+    /// one the client offered is chosen (the handler may override).
+    pub protocols: Vec<String>,
+    /// Deliver ping and pong events to the handler (pongs are always automatic).
+    pub deliver_control_frames: bool,
+}
+
+impl Config {
+    /// The number of threads to run: `threads`, or one per core when 0.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! What an application implements to use the event loop, and what it gets.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::handle::Handle;
+use super::topics::Topics;
+use crate::proto::handshake::Request;
+use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
+
+/// Identifies one connection across the whole engine. Stable for the
+/// connection's life; never reused by a later connection (a generation
+/// counter tells them apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl ConnId {
+    pub(crate) fn new(worker: usize, slot: usize, generation: u32) -> ConnId {
+        ConnId(((worker as u64) << 56) | ((generation as u64 & 0xFF_FFFF) << 32) | slot as u64)
+    }
+
+    /// The event-loop thread that owns the connection.
+    pub fn worker(self) -> usize {
+        (self.0 >> 56) as usize
+    }
+
+    pub(crate) fn slot(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        ((self.0 >> 32) & 0xFF_FFFF) as u32
+    }
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}.{}", self.worker(), self.slot(), self.generation())
+    }
+}
+
+/// A whole data message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// UTF-8 text.
+    Text(Utf8Bytes),
+    /// Binary data.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+
+    /// The frame opcode this message is sent with.
+    pub fn opcode(&self) -> OpCode {
+        match self {
+            Message::Text(_) => OpCode::Text,
+            Message::Binary(_) => OpCode::Binary,
+        }
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match self {
+            Message::Text(t) => t.into_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+}
+
+/// The handler's answer to an upgrade request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Accept, choosing a subprotocol (one the client offered) and adding headers.
+    Accept {
+        /// The chosen subprotocol, or `None`.
+        protocol: Option<String>,
+        /// Extra response headers.
+        headers: Vec<(String, String)>,
+    },
+    /// Refuse with this HTTP status (for example 401, 403, 404) and body.
+    Reject {
+        /// The status code.
+        status: u16,
+        /// The plain-text body.
+        body: String,
+    },
+}
+
+/// What is known about a connection when it opens.
+#[derive(Debug, Clone, Default)]
+pub struct OpenInfo {
+    /// The request path (server side) or the path connected to (client side).
+    pub path: String,
+    /// The request headers (server side) or the response headers (client side).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The subprotocol agreed on, if any.
+    pub protocol: Option<String>,
+    /// The peer's address, printable.
+    pub peer: String,
+    /// For client connections, the tag given to `connect`; 0 for server ones.
+    pub tag: u64,
+    /// Whether this end is the client.
+    pub is_client: bool,
+}
+
+impl OpenInfo {
+    /// The first header with this name (case-insensitive), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// The application's side of the event loop. One handler per event-loop
+/// thread; every method runs on that thread, so a handler needs no locks for
+/// its own state. Methods should return quickly: the loop waits for them.
+pub trait Handler: Send + 'static {
+    /// An upgrade request arrived. The default accepts it with the subprotocol
+    /// the configuration prefers (already chosen in `protocol`).
+    fn on_upgrade(&mut self, request: &Request, protocol: Option<&str>) -> Upgrade {
+        let _ = request;
+        Upgrade::Accept {
+            protocol: protocol.map(str::to_owned),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A connection opened (server: after the 101 was queued; client: after
+    /// the server's 101 was checked).
+    fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
+        let _ = (conn, info);
+    }
+
+    /// A whole message arrived.
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message);
+
+    /// A ping arrived (only with `deliver_control_frames`); the pong is automatic.
+    fn on_ping(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let _ = (conn, payload);
+    }
+
+    /// A pong arrived (only with `deliver_control_frames`).
+    fn on_pong(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let _ = (conn, payload);
+    }
+
+    /// The connection is gone. `code` is the peer's close code, the code we
+    /// failed it with (1002, 1007, 1008, 1009), or 1006 when no closing
+    /// handshake finished. Called once for every connection that opened.
+    fn on_close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+        let _ = (id, code, reason);
+    }
+
+    /// The connection's write queue emptied after a write could not finish.
+    fn on_drain(&mut self, conn: &mut Conn<'_>) {
+        let _ = conn;
+    }
+
+    /// The write queue passed `max_buffered` (with `BackpressurePolicy::Notify`).
+    fn on_backpressure(&mut self, conn: &mut Conn<'_>, buffered: usize) {
+        let _ = (conn, buffered);
+    }
+
+    /// A client connection tagged `tag` failed before it opened.
+    fn on_connect_error(&mut self, tag: u64, error: &io::Error) {
+        let _ = (tag, error);
+    }
+}
+
+/// One connection, lent to a handler method: send, close, subscribe.
+pub struct Conn<'a> {
+    pub(crate) id: ConnId,
+    pub(crate) ws: &'a mut Connection,
+    pub(crate) topics: &'a mut Topics,
+    pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) handle: &'a Handle,
+}
+
+impl Conn<'_> {
+    /// This connection's id, usable from any thread through a [`Handle`].
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// Queues a message; large server payloads are queued without a copy.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        let opcode = message.opcode();
+        self.ws.send_bytes(opcode, message.into_bytes())
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.ws.send_text(text)
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.ws.send_binary(data)
+    }
+
+    /// Queues a ping (at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.ws.send_ping(payload)
+    }
+
+    /// Starts the closing handshake.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.ws.close(code, reason)
+    }
+
+    /// Bytes queued and not yet written to the socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.ws.buffered_amount()
+    }
+
+    /// Subscribes this connection to `topic` (see [`Handle::publish`]).
+    pub fn subscribe(&mut self, topic: &str) {
+        if self.subscriptions.iter().any(|t| &**t == topic) {
+            return;
+        }
+        let topic = self.topics.subscribe(topic, self.id);
+        self.subscriptions.push(topic);
+    }
+
+    /// Unsubscribes this connection from `topic`.
+    pub fn unsubscribe(&mut self, topic: &str) {
+        if let Some(i) = self.subscriptions.iter().position(|t| &**t == topic) {
+            let topic = self.subscriptions.swap_remove(i);
+            self.topics.unsubscribe(&topic, self.id);
+        }
+    }
+
+    /// A handle for sending from anywhere (other connections, other threads).
+    pub fn handle(&self) -> &Handle {
+        self.handle
+    }
+}

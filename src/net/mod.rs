@@ -1,0 +1,18 @@
+//! The mio event loop: sockets, readiness, timers and threads. No protocol
+//! rule lives here; `proto` decides, this module moves bytes.
+
+pub mod client;
+pub mod config;
+pub mod engine;
+pub mod handle;
+pub mod handler;
+pub mod timer;
+pub mod topics;
+pub mod transport;
+mod worker;
+
+pub use client::{ClientOptions, WsUrl};
+pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts};
+pub use engine::Engine;
+pub use handle::{Handle, HandleError};
+pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};

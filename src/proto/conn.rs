@@ -1,0 +1,539 @@
+//! The connection state machine: bytes in, events out; messages in, bytes out.
+//!
+//! Decoding works in place on the read buffer: a frame's payload is unmasked
+//! and (for text) validated as its bytes arrive, so invalid UTF-8 fails the
+//! connection as soon as the bytes that prove it are read, even in the middle
+//! of a frame. A whole frame becomes a zero-copy `Bytes` split off the read
+//! buffer; only fragmented messages are copied, into one assembly buffer.
+
+use std::fmt;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::close::{parse_close_payload, CloseCode, CloseState, MAX_CLOSE_REASON};
+use super::error::ProtocolError;
+use super::frame::{self, FrameHeader, OpCode, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use super::mask_key::next_mask_key;
+use super::message::{Event, Utf8Bytes};
+use super::outbuf::OutQueue;
+use crate::simd::mask::apply_mask;
+use crate::simd::utf8::Utf8Validator;
+
+/// Payloads at least this long are queued by reference, not copied, when the
+/// connection does not mask (server role).
+const SHARE_PAYLOAD_MIN: usize = 4096;
+
+/// Limits and switches of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// Largest payload of a single frame; larger ones fail with 1009 before
+    /// any of their payload is buffered.
+    pub max_frame_size: usize,
+    /// Largest message (all fragments together); larger ones fail with 1009.
+    pub max_message_size: usize,
+    /// RSV bits that negotiated extensions allow (`0b0RRR`); 0 without extensions.
+    pub allowed_rsv: u8,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            allowed_rsv: 0,
+        }
+    }
+}
+
+/// Why a send was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// A close frame was already sent: no more frames may follow it.
+    Closing,
+    /// A control frame payload over 125 bytes.
+    ControlTooLong,
+    /// A close code that may not be sent (1004-1006, 1015, out of range).
+    InvalidCloseCode(u16),
+    /// A close reason over 123 bytes.
+    ReasonTooLong,
+    /// A pre-encoded shared frame on a client connection, which must mask each frame.
+    SharedFrameNeedsServer,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closing => f.write_str("a close frame was already sent"),
+            SendError::ControlTooLong => f.write_str("control frame payload over 125 bytes"),
+            SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            SendError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
+            SendError::SharedFrameNeedsServer => {
+                f.write_str("shared frames are unmasked: server connections only")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Encodes one unmasked frame once, for sending to many server connections
+/// with [`Connection::send_shared`] (a broadcast shares these bytes).
+pub fn encode_shared_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
+    let mut out =
+        Vec::with_capacity(frame::header_len(payload.len() as u64, false) + payload.len());
+    frame::encode_frame(&mut out, true, opcode, payload, None);
+    Bytes::from(out)
+}
+
+/// The frame being received: its header and how much of its payload was
+/// already unmasked (and validated, for text).
+#[derive(Debug, Clone, Copy)]
+struct PartialFrame {
+    header: FrameHeader,
+    processed: usize,
+    is_text: bool,
+}
+
+/// One WebSocket connection after the opening handshake, without I/O.
+///
+/// Feed received bytes with [`read_buffer`](Self::read_buffer) or
+/// [`feed`](Self::feed), take events with [`next_event`](Self::next_event),
+/// queue messages with the `send_*` methods and write out what
+/// [`io_slices`](Self::io_slices) shows, then [`advance_output`](Self::advance_output).
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: ConnConfig,
+    rbuf: BytesMut,
+    out: OutQueue,
+    current: Option<PartialFrame>,
+    /// Opcode of the fragmented message being assembled, if any.
+    fragmented: Option<OpCode>,
+    fragments: BytesMut,
+    utf8: Utf8Validator,
+    close: CloseState,
+    failed: Option<ProtocolError>,
+}
+
+impl Connection {
+    /// A connection in the open state for `role`.
+    pub fn new(role: Role, config: ConnConfig) -> Self {
+        Connection {
+            role,
+            config,
+            rbuf: BytesMut::new(),
+            out: OutQueue::new(),
+            current: None,
+            fragmented: None,
+            fragments: BytesMut::new(),
+            utf8: Utf8Validator::new(),
+            close: CloseState::Open,
+            failed: None,
+        }
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &ConnConfig {
+        &self.config
+    }
+
+    /// The read buffer: append received bytes to it (for example by reading a
+    /// socket into its spare capacity), then call [`next_event`](Self::next_event).
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.rbuf
+    }
+
+    /// Copies received bytes into the read buffer.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.accepts_input() {
+            self.rbuf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes of the current frame still missing (0 when between frames):
+    /// a hint for how much to read next.
+    pub fn bytes_wanted(&self) -> usize {
+        match self.current {
+            Some(p) => {
+                let total = p.header.header_len + p.header.payload_len as usize;
+                total.saturating_sub(self.rbuf.len())
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether received bytes are still of use (false once the connection
+    /// failed or the closing handshake finished).
+    pub fn accepts_input(&self) -> bool {
+        self.failed.is_none() && !self.close.is_closed()
+    }
+
+    /// Where the closing handshake stands.
+    pub fn close_state(&self) -> CloseState {
+        self.close
+    }
+
+    /// The error the connection was failed with, if any.
+    pub fn failure(&self) -> Option<ProtocolError> {
+        self.failed
+    }
+
+    /// Whether the transport should now be shut: the closing handshake is over
+    /// (or the connection failed) and every queued byte was written.
+    pub fn should_close_transport(&self) -> bool {
+        !self.accepts_input() && self.out.is_empty()
+    }
+
+    /// Decodes the next event from the bytes received so far.
+    ///
+    /// `None` means "feed me more bytes" (or that input is no longer read).
+    /// A protocol violation yields [`Event::Error`] once, after which a close
+    /// frame with the matching code is queued and all input is discarded.
+    pub fn next_event(&mut self) -> Option<Event> {
+        if !self.accepts_input() {
+            return None;
+        }
+        match self.decode() {
+            Ok(event) => event,
+            Err(error) => {
+                self.fail(error);
+                Some(Event::Error(error))
+            }
+        }
+    }
+
+    fn fail(&mut self, error: ProtocolError) {
+        self.failed = Some(error);
+        if !self.close.close_sent() {
+            let code = error.close_code();
+            self.queue_close_frame(Some(code), error.reason().as_bytes());
+            self.close = CloseState::LocalClosing(code);
+        }
+        self.rbuf = BytesMut::new();
+        self.fragments = BytesMut::new();
+        self.current = None;
+    }
+
+    fn decode(&mut self) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            let mut partial = match self.current {
+                Some(p) => p,
+                None => {
+                    let Some(header) =
+                        frame::parse_header(&self.rbuf, self.role, self.config.allowed_rsv)?
+                    else {
+                        return Ok(None);
+                    };
+                    let is_text = self.start_frame(&header)?;
+                    PartialFrame {
+                        header,
+                        processed: 0,
+                        is_text,
+                    }
+                }
+            };
+            let h = partial.header;
+            // Checked against max_frame_size in start_frame, so it fits usize.
+            let len = h.payload_len as usize;
+            let available = (self.rbuf.len() - h.header_len).min(len);
+            if available > partial.processed {
+                let new =
+                    &mut self.rbuf[h.header_len + partial.processed..h.header_len + available];
+                if let Some(key) = h.mask {
+                    apply_mask(new, key, partial.processed);
+                }
+                if partial.is_text {
+                    self.utf8
+                        .feed(new)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                partial.processed = available;
+            }
+            if available < len {
+                // The I/O layer sizes its reads from `bytes_wanted`: reserving
+                // the whole frame here would let a bare header claim memory.
+                self.current = Some(partial);
+                return Ok(None);
+            }
+            self.current = None;
+            self.rbuf.advance(h.header_len);
+            let payload = self.rbuf.split_to(len);
+            if let Some(event) = self.finish_frame(&h, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// Applies the rules that depend on state to a new frame's header; returns
+    /// whether its payload is text to validate.
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<bool, ProtocolError> {
+        if h.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        let is_text = match h.opcode {
+            OpCode::Continuation => match self.fragmented {
+                None => return Err(ProtocolError::UnexpectedContinuation),
+                Some(kind) => kind == OpCode::Text,
+            },
+            OpCode::Text | OpCode::Binary => {
+                if self.fragmented.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                if h.opcode == OpCode::Text {
+                    self.utf8.reset();
+                }
+                h.opcode == OpCode::Text
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => false,
+        };
+        if !h.opcode.is_control()
+            && self.fragments.len() as u64 + h.payload_len > self.config.max_message_size as u64
+        {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        Ok(is_text)
+    }
+
+    fn finish_frame(
+        &mut self,
+        h: &FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Event>, ProtocolError> {
+        let event = match h.opcode {
+            OpCode::Text | OpCode::Binary if h.fin => self.message_event(h.opcode, payload)?,
+            OpCode::Text | OpCode::Binary => {
+                self.fragmented = Some(h.opcode);
+                self.fragments.extend_from_slice(&payload);
+                return Ok(None);
+            }
+            OpCode::Continuation => {
+                self.fragments.extend_from_slice(&payload);
+                if !h.fin {
+                    return Ok(None);
+                }
+                let kind = self.fragmented.take().unwrap_or(OpCode::Binary);
+                let whole = self.fragments.split();
+                self.message_event(kind, whole)?
+            }
+            OpCode::Ping => {
+                if !self.close.close_sent() {
+                    self.queue_frame(OpCode::Pong, &payload);
+                }
+                Event::Ping(payload.freeze())
+            }
+            OpCode::Pong => Event::Pong(payload.freeze()),
+            OpCode::Close => {
+                let frame = parse_close_payload(payload.freeze())?;
+                self.close = match self.close {
+                    CloseState::Open => {
+                        // Echo the peer's code (none if it sent none), per §5.5.1.
+                        let echo = (frame.code != CloseCode::NO_STATUS).then_some(frame.code);
+                        self.queue_close_frame(echo, b"");
+                        CloseState::Closed {
+                            local_first: false,
+                            peer_code: frame.code,
+                        }
+                    }
+                    CloseState::LocalClosing(_) | CloseState::Closed { .. } => CloseState::Closed {
+                        local_first: true,
+                        peer_code: frame.code,
+                    },
+                };
+                self.rbuf = BytesMut::new();
+                Event::Close(frame)
+            }
+        };
+        Ok(Some(event))
+    }
+
+    fn message_event(&mut self, kind: OpCode, payload: BytesMut) -> Result<Event, ProtocolError> {
+        if kind == OpCode::Text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Ok(Event::Text(Utf8Bytes::from_validated(payload.freeze())))
+        } else {
+            Ok(Event::Binary(payload.freeze()))
+        }
+    }
+
+    // ---- sending ----
+
+    /// Queues a text message (one frame).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message (one frame).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data)
+    }
+
+    /// Queues a message whose payload is already in `Bytes`: a server
+    /// connection queues a large payload by reference instead of copying it.
+    pub fn send_bytes(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.role == Role::Server && payload.len() >= SHARE_PAYLOAD_MIN {
+            let mut header = [0u8; MAX_HEADER_LEN];
+            let n = frame::encode_header(&mut header, true, 0, opcode, None, payload.len() as u64);
+            self.out.extend_from_slice(&header[..n]);
+            self.out.push_shared(payload);
+            Ok(())
+        } else {
+            self.send_message(opcode, &payload)
+        }
+    }
+
+    /// Queues one frame of a fragmented message: `opcode` is `Text` or
+    /// `Binary` for the first frame and `Continuation` after; `fin` ends it.
+    /// The caller keeps the fragments in order and does not interleave messages.
+    pub fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        self.encode_frame(opcode, payload, fin);
+        Ok(())
+    }
+
+    fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        self.queue_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a frame encoded once by [`encode_shared_frame`], sharing its
+    /// bytes with every other connection it is queued on. Server role only.
+    pub fn send_shared(&mut self, frame: Bytes) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.role == Role::Client {
+            return Err(SendError::SharedFrameNeedsServer);
+        }
+        self.out.push_shared(frame);
+        Ok(())
+    }
+
+    /// Queues a ping with up to 125 bytes of payload.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a heartbeat) with up to 125 bytes of payload.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        self.queue_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake with `code` and a reason of at most 123 bytes.
+    ///
+    /// If the peer's close frame already arrived, the answer was sent
+    /// automatically and this returns [`SendError::Closing`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::ReasonTooLong);
+        }
+        self.queue_close_frame(Some(code), reason.as_bytes());
+        self.close = CloseState::LocalClosing(code);
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.close.close_sent() || self.failed.is_some() {
+            Err(SendError::Closing)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn queue_close_frame(&mut self, code: Option<CloseCode>, reason: &[u8]) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let n = match code {
+            Some(code) => {
+                let reason = &reason[..reason.len().min(MAX_CLOSE_REASON)];
+                payload[..2].copy_from_slice(&code.0.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+            None => 0,
+        };
+        self.queue_frame(OpCode::Close, &payload[..n]);
+    }
+
+    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.encode_frame(opcode, payload, true);
+    }
+
+    /// Encodes one frame straight into the write queue, masking in place for clients.
+    fn encode_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) {
+        let mask = (self.role == Role::Client).then(next_mask_key);
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let n = frame::encode_header(&mut header, fin, 0, opcode, mask, payload.len() as u64);
+        self.out.append_with(|buf| {
+            buf.reserve(n + payload.len());
+            buf.extend_from_slice(&header[..n]);
+            let start = buf.len();
+            buf.extend_from_slice(payload);
+            if let Some(key) = mask {
+                apply_mask(&mut buf[start..], key, 0);
+            }
+        });
+    }
+
+    /// Queues raw bytes ahead of any frame: the opening handshake's request or
+    /// response, written through the same queue as the frames that follow it.
+    pub fn queue_handshake_bytes(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    // ---- output ----
+
+    /// Bytes queued for the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Fills `dst` with the queued bytes, in order, for a vectored write.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.out.io_slices(dst)
+    }
+
+    /// The first contiguous run of queued bytes.
+    pub fn output_chunk(&self) -> &[u8] {
+        self.out.first_chunk()
+    }
+
+    /// Marks `n` queued bytes as written.
+    pub fn advance_output(&mut self, n: usize) {
+        self.out.advance(n);
+    }
+
+    /// Releases the read and write buffers' memory while nothing is pending,
+    /// so that idle connections hold no buffers.
+    pub fn shrink_idle_buffers(&mut self) {
+        if self.rbuf.is_empty() && self.current.is_none() {
+            self.rbuf = BytesMut::new();
+        }
+        self.out.shrink_if_idle();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,457 @@
+use super::*;
+use crate::proto::close::CloseFrame;
+
+fn server() -> Connection {
+    Connection::new(Role::Server, ConnConfig::default())
+}
+
+fn client() -> Connection {
+    Connection::new(Role::Client, ConnConfig::default())
+}
+
+/// A frame as a client would send it (masked), with explicit header bits.
+fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut out = vec![b0];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+fn output(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut slices = [IoSlice::new(&[]); 16];
+    let n = conn.io_slices(&mut slices);
+    for s in &slices[..n] {
+        out.extend_from_slice(s);
+    }
+    conn.advance_output(out.len());
+    out
+}
+
+fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.next_event()).collect()
+}
+
+/// Feeds `bytes` to `conn` in chunks of `step` and collects every event.
+fn feed_in_steps(conn: &mut Connection, bytes: &[u8], step: usize) -> Vec<Event> {
+    let mut all = Vec::new();
+    for chunk in bytes.chunks(step.max(1)) {
+        conn.feed(chunk);
+        all.extend(events(conn));
+    }
+    all
+}
+
+/// The close frame a server wrote, parsed back.
+fn server_close_code(out: &[u8]) -> Option<u16> {
+    let h = frame::parse_header(out, Role::Client, 0).ok()??;
+    (h.opcode == OpCode::Close && h.payload_len >= 2)
+        .then(|| u16::from_be_bytes([out[h.header_len], out[h.header_len + 1]]))
+}
+
+fn expect_failure(bytes: &[u8], error: ProtocolError) {
+    for step in [1, 3, bytes.len()] {
+        let mut s = server();
+        let evs = feed_in_steps(&mut s, bytes, step);
+        assert_eq!(
+            evs.last(),
+            Some(&Event::Error(error)),
+            "step {step}: {evs:?}"
+        );
+        let out = output(&mut s);
+        assert_eq!(
+            server_close_code(&out),
+            Some(error.close_code().0),
+            "step {step}"
+        );
+        assert!(s.should_close_transport());
+        assert_eq!(s.send_text("x"), Err(SendError::Closing));
+    }
+}
+
+#[test]
+fn text_and_binary_at_every_split() {
+    let text = "héllo wörld ✓ 🎉".repeat(20);
+    let mut stream = client_frame(0x81, text.as_bytes());
+    stream.extend(client_frame(0x82, &[0, 1, 2, 255]));
+    stream.extend(client_frame(0x81, b""));
+    for step in 1..=stream.len() {
+        let mut s = server();
+        let evs = feed_in_steps(&mut s, &stream, step);
+        assert_eq!(
+            evs,
+            vec![
+                Event::Text(Utf8Bytes::from(text.clone())),
+                Event::Binary(Bytes::from_static(&[0, 1, 2, 255])),
+                Event::Text(Utf8Bytes::from("")),
+            ],
+            "step {step}"
+        );
+    }
+}
+
+#[test]
+fn length_forms_round_trip() {
+    for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70_000] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut c = client();
+        c.send_binary(&payload).unwrap();
+        let wire = output(&mut c);
+        let mut s = server();
+        s.feed(&wire);
+        assert_eq!(
+            events(&mut s),
+            vec![Event::Binary(Bytes::from(payload.clone()))]
+        );
+        s.send_binary(&payload).unwrap();
+        let back = output(&mut s);
+        c.feed(&back);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Binary(Bytes::from(payload))],
+            "len {len}"
+        );
+    }
+}
+
+#[test]
+fn whole_frames_are_zero_copy() {
+    let mut s = server();
+    let wire = client_frame(0x82, &[7u8; 1000]);
+    s.read_buffer().extend_from_slice(&wire);
+    let base = s.read_buffer().as_ptr() as usize;
+    let Some(Event::Binary(payload)) = s.next_event() else {
+        panic!("no message")
+    };
+    let at = payload.as_ptr() as usize;
+    assert!(at >= base && at < base + wire.len(), "payload was copied");
+}
+
+#[test]
+fn fragments_with_interleaved_control_frames() {
+    let mut stream = client_frame(0x01, "frag".as_bytes());
+    stream.extend(client_frame(0x89, b"ping!"));
+    stream.extend(client_frame(0x00, " mént".as_bytes()));
+    stream.extend(client_frame(0x8A, b"pong"));
+    stream.extend(client_frame(0x80, "ed".as_bytes()));
+    for step in [1, 2, 5, stream.len()] {
+        let mut s = server();
+        let evs = feed_in_steps(&mut s, &stream, step);
+        assert_eq!(
+            evs,
+            vec![
+                Event::Ping(Bytes::from_static(b"ping!")),
+                Event::Pong(Bytes::from_static(b"pong")),
+                Event::Text(Utf8Bytes::from("frag ménted")),
+            ]
+        );
+        // The automatic pong, unmasked, same payload.
+        assert_eq!(output(&mut s), [&[0x8A, 5][..], b"ping!"].concat());
+    }
+}
+
+#[test]
+fn a_code_point_split_across_fragments_is_accepted() {
+    let euro = "€".as_bytes();
+    let mut stream = client_frame(0x01, &euro[..1]);
+    stream.extend(client_frame(0x00, &euro[1..2]));
+    stream.extend(client_frame(0x80, &euro[2..]));
+    let mut s = server();
+    assert_eq!(
+        feed_in_steps(&mut s, &stream, 1),
+        vec![Event::Text(Utf8Bytes::from("€"))]
+    );
+}
+
+#[test]
+fn protocol_errors_fail_with_1002() {
+    expect_failure(&client_frame(0x83, b""), ProtocolError::ReservedOpcode(3));
+    expect_failure(&client_frame(0x8B, b""), ProtocolError::ReservedOpcode(0xB));
+    expect_failure(
+        &client_frame(0xC1, b"x"),
+        ProtocolError::ReservedBits(0b100),
+    );
+    expect_failure(
+        &client_frame(0x89, &[0; 126]),
+        ProtocolError::ControlFrameTooLong,
+    );
+    expect_failure(
+        &client_frame(0x09, b""),
+        ProtocolError::FragmentedControlFrame,
+    );
+    expect_failure(
+        &client_frame(0x80, b"x"),
+        ProtocolError::UnexpectedContinuation,
+    );
+    let mut open_then_new = client_frame(0x01, b"a");
+    open_then_new.extend(client_frame(0x81, b"b"));
+    expect_failure(&open_then_new, ProtocolError::ExpectedContinuation);
+    expect_failure(&[0x81, 0x01, b'a'], ProtocolError::UnmaskedClientFrame);
+    let mut top = vec![0x82, 0xFF];
+    top.extend_from_slice(&(1u64 << 63).to_be_bytes());
+    expect_failure(&top, ProtocolError::LengthTopBitSet);
+}
+
+#[test]
+fn a_client_rejects_masked_frames() {
+    let mut c = client();
+    c.feed(&client_frame(0x81, b"hi"));
+    assert_eq!(
+        events(&mut c),
+        vec![Event::Error(ProtocolError::MaskedServerFrame)]
+    );
+}
+
+#[test]
+fn sizes_are_checked_before_buffering() {
+    // A header claiming 2^62 bytes: 1009, and nothing reserved for it.
+    let mut huge = vec![0x82, 0xFF];
+    huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    huge.extend_from_slice(&[1, 2, 3, 4]);
+    expect_failure(&huge, ProtocolError::FrameTooLarge);
+    let mut s = server();
+    s.feed(&huge);
+    let _ = events(&mut s);
+    assert!(s.read_buffer().capacity() < 1024);
+
+    let config = ConnConfig {
+        max_frame_size: 100,
+        max_message_size: 150,
+        allowed_rsv: 0,
+    };
+    let mut s = Connection::new(Role::Server, config);
+    s.feed(&client_frame(0x82, &[0; 101])[..14]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Error(ProtocolError::FrameTooLarge)]
+    );
+
+    let mut s = Connection::new(Role::Server, config);
+    let mut frags = client_frame(0x02, &[0; 100]);
+    frags.extend(client_frame(0x80, &[0; 51]));
+    s.feed(&frags);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Error(ProtocolError::MessageTooLarge)]
+    );
+    assert_eq!(server_close_code(&output(&mut s)), Some(1009));
+}
+
+#[test]
+fn invalid_utf8_fails_fast_inside_a_frame() {
+    // A 1000-byte text frame whose 6th byte proves it invalid: the error must
+    // come as soon as those bytes arrive, long before the frame is complete.
+    let mut payload = b"hello\xFF".to_vec();
+    payload.resize(1000, b'a');
+    let wire = client_frame(0x81, &payload);
+    let mut s = server();
+    s.feed(&wire[..8 + 6]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Error(ProtocolError::InvalidUtf8)]
+    );
+    assert_eq!(server_close_code(&output(&mut s)), Some(1007));
+
+    // Inside a fragmented message: the second fragment proves it.
+    let mut stream = client_frame(0x01, "κόσμε".as_bytes());
+    stream.extend(client_frame(0x00, b"\xED\xA0\x80"));
+    let mut s = server();
+    assert_eq!(
+        feed_in_steps(&mut s, &stream, 1),
+        vec![Event::Error(ProtocolError::InvalidUtf8)]
+    );
+
+    // Truncated at the end of the message.
+    expect_failure(
+        &client_frame(0x81, b"ok\xE2\x82"),
+        ProtocolError::InvalidUtf8,
+    );
+}
+
+#[test]
+fn peer_initiated_close_is_echoed() {
+    let mut s = server();
+    s.feed(&client_frame(0x88, b"\x03\xe8bye"));
+    let evs = events(&mut s);
+    assert_eq!(
+        evs,
+        vec![Event::Close(CloseFrame {
+            code: CloseCode::NORMAL,
+            reason: Bytes::from_static(b"bye")
+        })]
+    );
+    assert_eq!(
+        s.close_state(),
+        CloseState::Closed {
+            local_first: false,
+            peer_code: CloseCode::NORMAL
+        }
+    );
+    assert!(!s.should_close_transport(), "the echo is not written yet");
+    assert_eq!(output(&mut s), [0x88, 2, 0x03, 0xe8]);
+    assert!(s.should_close_transport());
+    assert_eq!(s.send_text("late"), Err(SendError::Closing));
+    // Bytes after the close are ignored.
+    s.feed(&client_frame(0x81, b"ignored"));
+    assert_eq!(s.next_event(), None);
+}
+
+#[test]
+fn empty_close_is_echoed_empty() {
+    let mut s = server();
+    s.feed(&client_frame(0x88, b""));
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Close(CloseFrame {
+            code: CloseCode::NO_STATUS,
+            reason: Bytes::new()
+        })]
+    );
+    assert_eq!(output(&mut s), [0x88, 0]);
+}
+
+#[test]
+fn locally_initiated_close_waits_for_the_peer() {
+    let mut s = server();
+    s.close(CloseCode::GOING_AWAY, "restart").unwrap();
+    assert_eq!(
+        s.close_state(),
+        CloseState::LocalClosing(CloseCode::GOING_AWAY)
+    );
+    assert_eq!(
+        output(&mut s),
+        [&[0x88, 9, 0x03, 0xe9][..], b"restart"].concat()
+    );
+    assert!(!s.should_close_transport());
+    // Data still arriving before the peer's close is delivered; pings are not answered.
+    let mut stream = client_frame(0x81, b"late");
+    stream.extend(client_frame(0x89, b""));
+    stream.extend(client_frame(0x88, b"\x03\xe9"));
+    s.feed(&stream);
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 3);
+    assert_eq!(evs[0], Event::Text(Utf8Bytes::from("late")));
+    assert_eq!(
+        s.close_state(),
+        CloseState::Closed {
+            local_first: true,
+            peer_code: CloseCode(1001)
+        }
+    );
+    assert!(output(&mut s).is_empty());
+    assert!(s.should_close_transport());
+}
+
+#[test]
+fn bad_close_frames() {
+    expect_failure(
+        &client_frame(0x88, b"\x03"),
+        ProtocolError::InvalidClosePayload,
+    );
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+        expect_failure(
+            &client_frame(0x88, &code.to_be_bytes()),
+            ProtocolError::InvalidCloseCode(code),
+        );
+    }
+    expect_failure(
+        &client_frame(0x88, b"\x03\xe8\xff"),
+        ProtocolError::InvalidUtf8,
+    );
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
+    ] {
+        let mut s = server();
+        s.feed(&client_frame(0x88, &code.to_be_bytes()));
+        assert!(matches!(events(&mut s)[..], [Event::Close(ref f)] if f.code.0 == code));
+    }
+}
+
+#[test]
+fn send_side_checks() {
+    let mut s = server();
+    assert_eq!(s.send_ping(&[0; 126]), Err(SendError::ControlTooLong));
+    assert_eq!(
+        s.close(CloseCode::NO_STATUS, ""),
+        Err(SendError::InvalidCloseCode(1005))
+    );
+    assert_eq!(
+        s.close(CloseCode::NORMAL, &"x".repeat(124)),
+        Err(SendError::ReasonTooLong)
+    );
+    let mut c = client();
+    assert_eq!(
+        c.send_shared(Bytes::from_static(b"\x81\x00")),
+        Err(SendError::SharedFrameNeedsServer)
+    );
+}
+
+#[test]
+fn client_frames_are_masked_with_fresh_keys() {
+    let mut c = client();
+    c.send_text("same").unwrap();
+    c.send_text("same").unwrap();
+    let wire = output(&mut c);
+    let h1 = frame::parse_header(&wire, Role::Server, 0)
+        .unwrap()
+        .unwrap();
+    let h2 = frame::parse_header(&wire[10..], Role::Server, 0)
+        .unwrap()
+        .unwrap();
+    assert!(h1.mask.is_some() && h2.mask.is_some());
+    let mut s = server();
+    s.feed(&wire);
+    assert_eq!(events(&mut s).len(), 2);
+}
+
+#[test]
+fn shared_and_large_payloads_keep_order() {
+    let mut s = server();
+    let shared = encode_shared_frame(OpCode::Text, b"tick");
+    s.send_text("a").unwrap();
+    s.send_shared(shared.clone()).unwrap();
+    s.send_bytes(OpCode::Binary, Bytes::from(vec![9u8; 5000]))
+        .unwrap();
+    s.send_text("b").unwrap();
+    let wire = output(&mut s);
+    let mut c = client();
+    c.feed(&wire);
+    assert_eq!(
+        events(&mut c),
+        vec![
+            Event::Text(Utf8Bytes::from("a")),
+            Event::Text(Utf8Bytes::from("tick")),
+            Event::Binary(Bytes::from(vec![9u8; 5000])),
+            Event::Text(Utf8Bytes::from("b")),
+        ]
+    );
+}
+
+#[test]
+fn fragmented_sends() {
+    let mut c = client();
+    c.send_fragment(OpCode::Text, b"he", false).unwrap();
+    c.send_ping(b"p").unwrap();
+    c.send_fragment(OpCode::Continuation, b"llo", true).unwrap();
+    let wire = output(&mut c);
+    let mut s = server();
+    s.feed(&wire);
+    assert_eq!(
+        events(&mut s),
+        vec![
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Text(Utf8Bytes::from("hello"))
+        ]
+    );
+}

@@ -1,0 +1,191 @@
+//! A connection's write queue: frames this connection encoded itself, and
+//! frames shared with other connections (a broadcast encoded once).
+//!
+//! Own frames are appended to one growing `tail` buffer (no allocation per
+//! frame once it has capacity); a shared frame is queued as a `Bytes` handle
+//! (a reference count, no copy). Order is kept: `chunks` always precede `tail`.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Bytes waiting to be written to the transport, in order.
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl OutQueue {
+    /// An empty queue that allocates nothing until used.
+    pub fn new() -> Self {
+        OutQueue::default()
+    }
+
+    /// Total bytes waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends bytes by copying them into the owned tail buffer.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Runs `write` on the tail buffer so that it may append in place (used to
+    /// mask a payload right where it lands); returns what `write` returns.
+    pub fn append_with<R>(&mut self, write: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let before = self.tail.len();
+        let r = write(&mut self.tail);
+        debug_assert!(self.tail.len() >= before, "append_with must only append");
+        self.len += self.tail.len() - before;
+        r
+    }
+
+    /// Queues shared bytes without copying them.
+    pub fn push_shared(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.len += bytes.len();
+        self.chunks.push_back(bytes);
+    }
+
+    /// Fills `dst` with slices of the waiting bytes, in order; returns how many.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for chunk in self
+            .chunks
+            .iter()
+            .map(|c| &c[..])
+            .chain(std::iter::once(&self.tail[..]))
+        {
+            if n == dst.len() {
+                break;
+            }
+            if !chunk.is_empty() {
+                dst[n] = IoSlice::new(chunk);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The first contiguous run of waiting bytes (empty when nothing waits).
+    pub fn first_chunk(&self) -> &[u8] {
+        match self.chunks.front() {
+            Some(c) => c,
+            None => &self.tail,
+        }
+    }
+
+    /// Drops `n` bytes from the front after they were written.
+    ///
+    /// `n` larger than [`len`](Self::len) is clamped.
+    pub fn advance(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                return;
+            }
+        }
+        if n > 0 {
+            self.tail.advance(n);
+        }
+        if self.tail.is_empty() {
+            // Lets the next append reuse the buffer from its start.
+            self.tail.clear();
+        }
+    }
+
+    /// Drops everything waiting.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.tail.clear();
+        self.len = 0;
+    }
+
+    /// Capacity held by the owned tail buffer (for memory accounting).
+    pub fn tail_capacity(&self) -> usize {
+        self.tail.capacity()
+    }
+
+    /// Releases the owned buffer if it is empty (idle connections hold nothing).
+    pub fn shrink_if_idle(&mut self) {
+        if self.is_empty() {
+            self.tail = BytesMut::new();
+            self.chunks = VecDeque::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(q: &mut OutQueue, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !q.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let n = q.io_slices(&mut slices);
+            let mut take = step;
+            let mut written = 0;
+            for s in &slices[..n] {
+                let k = s.len().min(take);
+                out.extend_from_slice(&s[..k]);
+                written += k;
+                take -= k;
+                if take == 0 {
+                    break;
+                }
+            }
+            q.advance(written);
+        }
+        out
+    }
+
+    #[test]
+    fn order_is_kept_across_owned_and_shared() {
+        for step in [1, 2, 3, 7, 100] {
+            let mut q = OutQueue::new();
+            q.extend_from_slice(b"ab");
+            q.push_shared(Bytes::from_static(b"CDE"));
+            q.extend_from_slice(b"fg");
+            q.push_shared(Bytes::from_static(b""));
+            q.push_shared(Bytes::from_static(b"H"));
+            q.extend_from_slice(b"ij");
+            assert_eq!(q.len(), 10);
+            assert_eq!(drain(&mut q, step), b"abCDEfgHij");
+            assert_eq!(q.first_chunk(), b"");
+        }
+    }
+
+    #[test]
+    fn advance_past_end_is_clamped() {
+        let mut q = OutQueue::new();
+        q.extend_from_slice(b"abc");
+        q.advance(10);
+        assert!(q.is_empty());
+        q.extend_from_slice(b"d");
+        assert_eq!(q.first_chunk(), b"d");
+    }
+}
