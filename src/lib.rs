@@ -6,6 +6,7 @@
 //!   incremental UTF-8 validation over simdutf8.
 #![deny(missing_docs)]
 
+pub mod ffi;
 pub mod net;
 pub mod proto;
 pub mod simd;

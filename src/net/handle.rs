@@ -28,6 +28,8 @@ pub(crate) enum Command {
         except: Option<ConnId>,
     },
     Connect(Box<ConnectRequest>),
+    /// Subscribe (true) or unsubscribe (false) a connection to a topic.
+    Subscribe(ConnId, Arc<str>, bool),
     Stop(Instant),
 }
 
@@ -158,6 +160,17 @@ impl Handle {
     /// Sends one message to every connection subscribed to `topic`.
     pub fn publish(&self, topic: &str, message: &Message) -> Result<(), HandleError> {
         self.fan_out(message, Some(topic), None)
+    }
+
+    /// Subscribes a connection to `topic` from any thread (within a handler,
+    /// `Conn::subscribe` does it at once).
+    pub fn subscribe(&self, id: ConnId, topic: &str) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Subscribe(id, Arc::from(topic), true))
+    }
+
+    /// Unsubscribes a connection from `topic` from any thread.
+    pub fn unsubscribe(&self, id: ConnId, topic: &str) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Subscribe(id, Arc::from(topic), false))
     }
 
     /// Opens a client connection to `url` (`ws://host[:port]/path` or

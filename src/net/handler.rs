@@ -240,6 +240,12 @@ impl Conn<'_> {
         }
     }
 
+    /// The underlying sans-IO connection (for layers such as the C ABI that
+    /// speak in opcodes).
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        self.ws
+    }
+
     /// A handle for sending from anywhere (other connections, other threads).
     pub fn handle(&self) -> &Handle {
         self.handle

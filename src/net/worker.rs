@@ -915,6 +915,23 @@ impl<H: Handler> Worker<H> {
                     }
                 }
                 Command::Connect(request) => self.start_connect(request, 0),
+                Command::Subscribe(id, topic, subscribe) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        let c = &mut self.conns[slot];
+                        let mut conn = Conn {
+                            id,
+                            ws: &mut c.ws,
+                            topics: &mut self.topics,
+                            subscriptions: &mut c.subscriptions,
+                            handle: &self.handle,
+                        };
+                        if subscribe {
+                            conn.subscribe(&topic);
+                        } else {
+                            conn.unsubscribe(&topic);
+                        }
+                    }
+                }
                 Command::Stop(deadline) => self.begin_stop(deadline),
             }
         }

@@ -1,0 +1,204 @@
+//! The C ABI from C: the committed header is fresh and compiles as strict C99
+//! and C++; the C test programs pass, also under AddressSanitizer and
+//! UndefinedBehaviorSanitizer; the C echo example serves over loopback when
+//! linked statically and dynamically.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rocwebsocket::proto::{Event, Utf8Bytes};
+
+const STRICT: &[&str] = &["-Wall", "-Wextra", "-Werror", "-pedantic"];
+const LIBS: &[&str] = &["-lpthread", "-ldl", "-lm"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, where cargo put librocwebsocket.a and .so for this test run.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    let dir = lib_dir().join("c-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn compile(compiler: &str, args: &[&str], output: &Path) {
+    let status = Command::new(compiler)
+        .args(args)
+        .arg("-o")
+        .arg(output)
+        .current_dir(root())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(status.success(), "{compiler} {args:?} failed");
+}
+
+fn build_c(source: &str, extra: &[&str], name: &str) -> PathBuf {
+    let out = out_dir().join(name);
+    let lib = lib_dir().join("librocwebsocket.a");
+    let mut args = vec!["-std=c99", "-g", "-Iinclude", "-Ic-tests"];
+    args.extend_from_slice(STRICT);
+    args.extend_from_slice(extra);
+    args.push(source);
+    args.push(lib.to_str().unwrap());
+    args.extend_from_slice(LIBS);
+    compile("cc", &args, &out);
+    out
+}
+
+fn run(program: &Path, env: &[(&str, &str)]) -> String {
+    let output = Command::new(program)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{} failed: {}\n{stdout}\n{stderr}",
+        program.display(),
+        output.status
+    );
+    assert!(
+        !stderr.contains("runtime error"),
+        "sanitizer report:\n{stderr}"
+    );
+    stdout
+}
+
+#[test]
+fn committed_header_is_fresh() {
+    let generated = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/rocwebsocket.h"))
+        .expect("build.rs generated the header");
+    let committed = std::fs::read_to_string(root().join("include/rocwebsocket.h")).unwrap();
+    assert!(
+        generated == committed,
+        "include/rocwebsocket.h is stale: regenerate with `ROCWS_WRITE_HEADER=1 cargo build`"
+    );
+}
+
+#[test]
+fn header_compiles_as_strict_c_and_cpp() {
+    let probe = out_dir().join("header_probe.c");
+    std::fs::write(
+        &probe,
+        "#include \"rocwebsocket.h\"\nint main(void) { return rws_version_number() > 0 ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let p = probe.to_str().unwrap();
+    let mut c = vec!["-std=c99", "-Iinclude", "-fsyntax-only", p];
+    c.extend_from_slice(STRICT);
+    compile("cc", &c, &out_dir().join("probe-c"));
+    for std in ["-std=c++11", "-std=c++17"] {
+        let mut cpp = vec!["-x", "c++", std, "-Iinclude", "-fsyntax-only", p];
+        cpp.extend_from_slice(STRICT);
+        compile("c++", &cpp, &out_dir().join("probe-cpp"));
+    }
+}
+
+#[test]
+fn c_codec_tests() {
+    let out = run(&build_c("c-tests/codec_test.c", &[], "codec_test"), &[]);
+    assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
+fn c_engine_tests() {
+    let out = run(&build_c("c-tests/engine_test.c", &[], "engine_test"), &[]);
+    assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
+fn c_tests_under_address_and_undefined_behavior_sanitizers() {
+    let san = [
+        "-O1",
+        "-fsanitize=address,undefined",
+        "-fno-omit-frame-pointer",
+        "-fno-sanitize-recover=all",
+    ];
+    let env = [
+        ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"),
+        ("UBSAN_OPTIONS", "print_stacktrace=1"),
+    ];
+    for test in ["codec_test", "engine_test"] {
+        let program = build_c(&format!("c-tests/{test}.c"), &san, &format!("{test}_asan"));
+        let out = run(&program, &env);
+        assert!(out.contains("checks passed"), "{out}");
+    }
+}
+
+/// Starts the C example, echoes through it, stops it with SIGTERM.
+fn check_echo_example(program: &Path) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut child = Command::new(program)
+        .arg(addr.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            client = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stream = client.expect("example listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut c = common::TestClient::handshake(stream, "/");
+    c.send_text("from rust to c");
+    assert_eq!(
+        c.next_message(),
+        Some(Event::Text(Utf8Bytes::from("from rust to c")))
+    );
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(
+        c.next_message()
+            .map(|e| matches!(e, Event::Close(f) if f.code.0 == 1001)),
+        Some(true)
+    );
+    c.flush();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "example exited with {status}");
+}
+
+#[test]
+fn c_echo_example_static_and_shared() {
+    let source = "examples/c/echo_server.c";
+    let lines = std::fs::read_to_string(root().join(source))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(lines < 80, "the minimal example grew to {lines} lines");
+    let static_bin = build_c(source, &[], "echo_server_static");
+    check_echo_example(&static_bin);
+
+    let shared_bin = out_dir().join("echo_server_shared");
+    let dir = lib_dir();
+    let rpath = format!("-Wl,-rpath,{}", dir.display());
+    let libdir = format!("-L{}", dir.display());
+    let mut args = vec![
+        "-std=c99",
+        "-Iinclude",
+        source,
+        &libdir,
+        "-lrocwebsocket",
+        &rpath,
+    ];
+    args.extend_from_slice(STRICT);
+    compile("cc", &args, &shared_bin);
+    check_echo_example(&shared_bin);
+}
