@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod handle;
 pub mod handler;
+pub mod pool;
 pub mod timer;
 pub mod topics;
 pub mod transport;

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::Buf;
 use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -22,6 +22,7 @@ use super::client::{ConnectRequest, Target};
 use super::config::{BackpressurePolicy, Config};
 use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
+use super::pool::BufferPool;
 use super::timer::Timers;
 use super::topics::Topics;
 use super::transport::Stream;
@@ -35,8 +36,10 @@ const CONN_BASE: usize = 1 << 16;
 const READ_SIZE: usize = 64 * 1024;
 /// Largest single read while a big frame is arriving.
 const READ_SIZE_MAX: usize = 1 << 20;
-/// Read buffers kept for reuse by this thread.
-const POOL_MAX: usize = 256;
+/// Free buffers kept for reuse by this thread (per kind).
+const POOL_KEEP: usize = 256;
+/// Initial size of a lent write buffer.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 pub(crate) enum Listener {
     Tcp(TcpListener),
@@ -158,7 +161,8 @@ pub(crate) struct Worker<H: Handler> {
     timers: Timers,
     topics: Topics,
     dirty: Vec<usize>,
-    pool: Vec<BytesMut>,
+    read_pool: BufferPool,
+    write_pool: BufferPool,
     config: Arc<Config>,
     stop_deadline: Option<Instant>,
     next_generation: u32,
@@ -186,7 +190,8 @@ impl<H: Handler> Worker<H> {
             timers: Timers::default(),
             topics: Topics::default(),
             dirty: Vec::new(),
-            pool: Vec::new(),
+            read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
+            write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
             config,
             stop_deadline: None,
             next_generation: 0,
@@ -372,26 +377,32 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Lends a pooled buffer to a connection that holds none.
-    fn lend_buffer(&mut self, slot: usize) {
+    /// Lends pooled buffers to a connection about to read and send.
+    fn lend_buffers(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         if c.ws.read_buffer().capacity() == 0 {
-            if let Some(buf) = self.pool.pop() {
-                *c.ws.read_buffer() = buf;
-            }
+            c.ws.lend_read_buffer(self.read_pool.take());
+        }
+        self.lend_write_buffer(slot);
+    }
+
+    /// Lends a write buffer to a connection about to send, if it holds none.
+    fn lend_write_buffer(&mut self, slot: usize) {
+        let c = &mut self.conns[slot];
+        if c.ws.buffered_amount() == 0 {
+            c.ws.lend_write_buffer(self.write_pool.take());
         }
     }
 
-    /// Takes back an emptied read buffer so idle connections hold no memory.
-    fn reclaim_buffer(&mut self, slot: usize) {
-        let Some(c) = self.conns.get_mut(slot) else {
-            return;
-        };
-        if c.ws.read_buffer().is_empty() && c.ws.bytes_wanted() == 0 {
-            let buf = std::mem::take(c.ws.read_buffer());
-            if buf.capacity() >= READ_SIZE / 2 && self.pool.len() < POOL_MAX {
-                self.pool.push(buf);
-            }
+    /// Takes back whatever buffers the connection no longer needs, so idle
+    /// connections hold none.
+    fn reclaim_buffers(&mut self, slot: usize) {
+        let c = &mut self.conns[slot];
+        if let Some(buf) = c.ws.take_idle_read_buffer() {
+            self.read_pool.give(buf);
+        }
+        if let Some(buf) = c.ws.take_idle_write_buffer() {
+            self.write_pool.give(buf);
         }
     }
 
@@ -410,7 +421,7 @@ impl<H: Handler> Worker<H> {
 
     fn read_frames(&mut self, slot: usize) {
         loop {
-            self.lend_buffer(slot);
+            self.lend_buffers(slot);
             let c = &mut self.conns[slot];
             let want = c.ws.bytes_wanted().clamp(READ_SIZE, READ_SIZE_MAX);
             if !c.ws.accepts_input() {
@@ -437,7 +448,6 @@ impl<H: Handler> Worker<H> {
             }
         }
         if self.conns.contains(slot) {
-            self.reclaim_buffer(slot);
             self.after_activity(slot);
         }
     }
@@ -595,6 +605,7 @@ impl<H: Handler> Worker<H> {
     }
 
     fn open(&mut self, slot: usize, info: OpenInfo) {
+        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
@@ -685,9 +696,6 @@ impl<H: Handler> Worker<H> {
             }
         }
         let buffered = c.ws.buffered_amount();
-        if buffered == 0 {
-            c.ws.shrink_idle_buffers();
-        }
         if buffered == 0 && c.write_blocked {
             c.write_blocked = false;
             c.over_limit = false;
@@ -723,6 +731,7 @@ impl<H: Handler> Worker<H> {
     }
 
     fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
+        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         let mut conn = Conn {
@@ -769,6 +778,7 @@ impl<H: Handler> Worker<H> {
         {
             return self.begin_linger(slot);
         }
+        self.reclaim_buffers(slot);
         self.schedule(slot);
     }
 
@@ -863,6 +873,7 @@ impl<H: Handler> Worker<H> {
             match command {
                 Command::Send(id, message) => {
                     if let Some(slot) = self.slot_of(id) {
+                        self.lend_write_buffer(slot);
                         let c = &mut self.conns[slot];
                         if matches!(c.phase, Phase::Open) {
                             let opcode = message.opcode();
@@ -883,37 +894,7 @@ impl<H: Handler> Worker<H> {
                     frame,
                     topic,
                     except,
-                } => {
-                    let targets: Vec<usize> = match &topic {
-                        Some(topic) => {
-                            let subs = self.topics.subscribers(topic);
-                            subs.iter()
-                                .filter(|id| Some(**id) != except)
-                                .map(|id| id.slot())
-                                .collect()
-                        }
-                        None => self
-                            .conns
-                            .iter()
-                            .filter(|(k, c)| {
-                                c.ws.role() == Role::Server
-                                    && except.is_none_or(|e| {
-                                        e != ConnId::new(self.index, *k, c.generation)
-                                    })
-                            })
-                            .map(|(k, _)| k)
-                            .collect(),
-                    };
-                    for slot in targets {
-                        let Some(c) = self.conns.get_mut(slot) else {
-                            continue;
-                        };
-                        if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok()
-                        {
-                            self.mark_dirty(slot);
-                        }
-                    }
-                }
+                } => self.broadcast(&frame, topic.as_deref(), except),
                 Command::Connect(request) => self.start_connect(request, 0),
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
@@ -933,6 +914,47 @@ impl<H: Handler> Worker<H> {
                     }
                 }
                 Command::Stop(deadline) => self.begin_stop(deadline),
+            }
+        }
+    }
+
+    /// Queues one shared frame on every open server connection (or every
+    /// subscriber of `topic`) of this thread, without allocating per target.
+    fn broadcast(&mut self, frame: &bytes::Bytes, topic: Option<&str>, except: Option<ConnId>) {
+        let index = self.index;
+        let Worker {
+            conns,
+            topics,
+            dirty,
+            ..
+        } = self;
+        let mut queue = |slot: usize, c: &mut Slot| {
+            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
+                return;
+            }
+            if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
+            {
+                c.dirty = true;
+                dirty.push(slot);
+            }
+        };
+        match topic {
+            Some(topic) => {
+                for id in topics.subscribers(topic) {
+                    match conns.get_mut(id.slot()) {
+                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
+                            queue(id.slot(), c)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                for (slot, c) in conns.iter_mut() {
+                    if c.ws.role() == Role::Server {
+                        queue(slot, c);
+                    }
+                }
             }
         }
     }

@@ -525,13 +525,32 @@ impl Connection {
         self.out.advance(n);
     }
 
-    /// Releases the read and write buffers' memory while nothing is pending,
-    /// so that idle connections hold no buffers.
-    pub fn shrink_idle_buffers(&mut self) {
-        if self.rbuf.is_empty() && self.current.is_none() {
-            self.rbuf = BytesMut::new();
+    /// Takes back the read buffer when it holds no unprocessed bytes, so an
+    /// idle connection holds none; a pool can lend it to the next reader.
+    pub fn take_idle_read_buffer(&mut self) -> Option<BytesMut> {
+        if self.rbuf.is_empty() && self.current.is_none() && self.rbuf.capacity() > 0 {
+            Some(std::mem::take(&mut self.rbuf))
+        } else {
+            None
         }
-        self.out.shrink_if_idle();
+    }
+
+    /// Lends an empty buffer to read into, when the connection holds none.
+    pub fn lend_read_buffer(&mut self, buf: BytesMut) {
+        if self.rbuf.capacity() == 0 && self.rbuf.is_empty() {
+            self.rbuf = buf;
+            self.rbuf.clear();
+        }
+    }
+
+    /// Takes back the write buffer when nothing is queued (see [`OutQueue`]).
+    pub fn take_idle_write_buffer(&mut self) -> Option<BytesMut> {
+        self.out.take_idle_buffer()
+    }
+
+    /// Lends an empty buffer for encoding frames into, when the connection holds none.
+    pub fn lend_write_buffer(&mut self, buf: BytesMut) {
+        self.out.lend_buffer(buf);
     }
 }
 

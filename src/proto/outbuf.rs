@@ -129,11 +129,23 @@ impl OutQueue {
         self.tail.capacity()
     }
 
-    /// Releases the owned buffer if it is empty (idle connections hold nothing).
-    pub fn shrink_if_idle(&mut self) {
-        if self.is_empty() {
-            self.tail = BytesMut::new();
+    /// Takes the owned buffer back when nothing waits, for a pool to lend it
+    /// to another connection. Keeps a small chunk list (broadcast targets).
+    pub fn take_idle_buffer(&mut self) -> Option<BytesMut> {
+        if !self.is_empty() || self.tail.capacity() == 0 {
+            return None;
+        }
+        if self.chunks.capacity() > 16 {
             self.chunks = VecDeque::new();
+        }
+        Some(std::mem::take(&mut self.tail))
+    }
+
+    /// Lends an (empty) buffer to append into, when this queue holds none.
+    pub fn lend_buffer(&mut self, buf: BytesMut) {
+        if self.tail.capacity() == 0 && self.tail.is_empty() {
+            self.tail = buf;
+            self.tail.clear();
         }
     }
 }

@@ -1,0 +1,171 @@
+//! Allocation on the hot path, counted by a global allocator: a warmed-up
+//! connection receives and echoes small messages without allocating per
+//! message, and a broadcast allocates per message, not per subscriber.
+//!
+//! A single test function runs every case in sequence: the counter is
+//! process-wide, so nothing else may run beside it.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::*;
+use rocwebsocket::net::{Config, Message};
+use rocwebsocket::proto::frame::{encode_frame, OpCode};
+use rocwebsocket::proto::{ConnConfig, Connection, Event, Role};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// `count` masked 20-byte binary frames, as a client sends them.
+fn client_frames(count: usize) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for i in 0..count {
+        let payload = [(i % 251) as u8; 20];
+        encode_frame(
+            &mut wire,
+            true,
+            OpCode::Binary,
+            &payload,
+            Some([1, 2, 3, 4]),
+        );
+    }
+    wire
+}
+
+/// The sans-IO core alone: decode 10,000 frames fed in 4 KiB reads.
+fn sans_io_receive() {
+    let wire = client_frames(10_000);
+    let mut conn = Connection::new(Role::Server, ConnConfig::default());
+    conn.read_buffer().reserve(64 * 1024);
+    let run = |conn: &mut Connection| {
+        let mut messages = 0;
+        for chunk in wire.chunks(4096) {
+            conn.read_buffer().extend_from_slice(chunk);
+            while let Some(event) = conn.next_event() {
+                assert!(matches!(event, Event::Binary(ref b) if b.len() == 20));
+                messages += 1;
+            }
+        }
+        messages
+    };
+    assert_eq!(run(&mut conn), 10_000); // warm-up
+    let before = allocations();
+    assert_eq!(run(&mut conn), 10_000);
+    let per_message = (allocations() - before) as f64 / 10_000.0;
+    println!("sans-IO receive: {per_message:.4} allocations per message");
+    assert!(per_message < 0.01, "{per_message} allocations per message");
+}
+
+/// The whole engine: one connection, 100 messages in flight, echoed.
+fn engine_echo() {
+    let (engine, addr, _seen) = echo_engine(Config::default());
+    let client = TestClient::connect(addr, "/");
+    let mut stream: TcpStream = client.stream;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let batch = client_frames(100);
+    // Each echo is an unmasked 20-byte frame: 2 header bytes + 20.
+    let mut echoes = vec![0u8; 100 * 22];
+    let mut round = |stream: &mut TcpStream| {
+        stream.write_all(&batch).unwrap();
+        stream.read_exact(&mut echoes).unwrap();
+    };
+    for _ in 0..50 {
+        round(&mut stream); // warm-up: pools, slab, channel blocks
+    }
+    let before = allocations();
+    for _ in 0..200 {
+        round(&mut stream);
+    }
+    let per_message = (allocations() - before) as f64 / 20_000.0;
+    println!("engine echo: {per_message:.4} allocations per message");
+    assert!(per_message < 0.01, "{per_message} allocations per message");
+    drop(stream);
+    engine.stop(Duration::from_secs(1));
+}
+
+/// Allocations per broadcast message with `n` subscribers.
+fn broadcast_allocations(n: usize) -> f64 {
+    let (engine, addr, _seen) = echo_engine(Config::default());
+    let mut subscribers: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let c = TestClient::connect(addr, "/");
+            c.stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            c.stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200)); // every on_open ran
+    let message = Message::Binary(bytes::Bytes::from_static(&[7u8; 64]));
+    let mut frame = vec![0u8; 2 + 64];
+    let mut round = |subscribers: &mut Vec<TcpStream>| {
+        engine.handle().broadcast(&message).unwrap();
+        for s in subscribers.iter_mut() {
+            s.read_exact(&mut frame).unwrap();
+        }
+    };
+    for _ in 0..20 {
+        round(&mut subscribers);
+    }
+    let before = allocations();
+    for _ in 0..200 {
+        round(&mut subscribers);
+    }
+    let per_message = (allocations() - before) as f64 / 200.0;
+    println!("broadcast to {n}: {per_message:.2} allocations per message");
+    drop(subscribers);
+    engine.stop(Duration::from_secs(1));
+    per_message
+}
+
+/// A broadcast is encoded once and shared: its allocations do not grow with
+/// the number of subscribers.
+fn broadcast() {
+    let few = broadcast_allocations(10);
+    let many = broadcast_allocations(200);
+    assert!(
+        many - few < 1.0,
+        "{few} allocations with 10 subscribers, {many} with 200"
+    );
+    assert!(many < 3.0, "{many} allocations per broadcast");
+}
+
+#[test]
+fn hot_paths_do_not_allocate_per_message() {
+    sans_io_receive();
+    engine_echo();
+    broadcast();
+}
