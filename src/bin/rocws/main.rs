@@ -4,7 +4,11 @@
 //! rocws serve [--listen ADDR]... [--threads N] [--broadcast] [limits...]
 //! rocws client URL [--protocol P]... [--header 'Name: value']...
 //! rocws autobahn-client [BASE_URL]
+//! rocws bench [--url URL] [--mode echo|fanout|feed] [load options...]
 //! ```
+
+mod bench;
+mod feed;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -23,6 +27,8 @@ const USAGE: &str = "usage:
       --listen ADDR                address to listen on, repeatable: 127.0.0.1:9001, [::1]:9001, unix:/path
       --threads N                  event-loop threads (default: one per core)
       --broadcast                  relay every message to every client instead of echoing it
+      --feed RATE                  push 100-byte JSON-like text messages to every client:
+                                   0 = as fast as each client reads, else RATE per second each
       --max-connections N          over it, new connections get 503 (default: no limit)
       --max-message BYTES          largest message, 1009 beyond (default 64 MiB)
       --max-frame BYTES            largest frame, 1009 beyond (default 16 MiB)
@@ -33,7 +39,8 @@ const USAGE: &str = "usage:
   rocws client URL [options]       send stdin lines as text messages, print what comes back
       --protocol P                 offer a subprotocol, repeatable
       --header 'Name: value'       extra request header, repeatable
-  rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)";
+  rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)
+";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,8 +48,9 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("client") => client(&args[1..]),
         Some("autobahn-client") => autobahn_client(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            println!("{USAGE}{}", bench::USAGE);
             Ok(())
         }
         _ => Err(USAGE.to_owned()),
@@ -107,6 +115,7 @@ impl Handler for Echo {
 fn serve(args: &[String]) -> Result<(), String> {
     let mut config = Config::default();
     let mut broadcast = false;
+    let mut feed_rate = None;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -120,6 +129,7 @@ fn serve(args: &[String]) -> Result<(), String> {
             }
             "--threads" => config.threads = number(value(args, &mut i, flag)?, flag)?,
             "--broadcast" => broadcast = true,
+            "--feed" => feed_rate = Some(number::<f64>(value(args, &mut i, flag)?, flag)?),
             "--max-connections" => {
                 config.limits.max_connections = number(value(args, &mut i, flag)?, flag)?
             }
@@ -161,8 +171,11 @@ fn serve(args: &[String]) -> Result<(), String> {
             .push(Endpoint::Tcp(([127, 0, 0, 1], 9001).into()));
     }
     let signals = termination_signals();
-    let engine = Engine::start(config, |_, _| Echo { broadcast })
-        .map_err(|e| format!("cannot start: {e}"))?;
+    let engine = match feed_rate {
+        Some(rate) => feed::start(config, rate),
+        None => Engine::start(config, |_, _| Echo { broadcast }),
+    }
+    .map_err(|e| format!("cannot start: {e}"))?;
     let addrs: Vec<String> = engine
         .local_endpoints()
         .iter()
@@ -170,7 +183,11 @@ fn serve(args: &[String]) -> Result<(), String> {
         .collect();
     eprintln!(
         "rocws: {} server listening on {} (Ctrl-C stops gracefully)",
-        if broadcast { "broadcast" } else { "echo" },
+        match (feed_rate, broadcast) {
+            (Some(_), _) => "feed",
+            (None, true) => "broadcast",
+            (None, false) => "echo",
+        },
         addrs.join(", ")
     );
     let _ = signals.recv();
