@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use crate::simd::{is_supported, SimdLevel, UnsupportedLevel};
 
 /// Buffers shorter than this skip dispatch and use the scalar code.
-const DISPATCH_MIN_LEN: usize = 16;
+const DISPATCH_MIN_LEN: usize = 64;
 
 /// A masking kernel. Unsafe to call because SIMD kernels require their
 /// target feature; only kernels whose level is supported are ever called.
@@ -38,7 +38,7 @@ static KERNEL: AtomicPtr<()> = AtomicPtr::new(detect_and_mask as MaskFn as *mut 
 /// is fine (it is taken mod 4). Never panics and never touches memory outside
 /// `buf`. The first call picks the level (see
 /// [`active_level`](crate::simd::active_level)); later calls cost one atomic
-/// load and an indirect call. Buffers under 16 bytes use the scalar code.
+/// load and an indirect call. Buffers under 64 bytes use the scalar code.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     if buf.len() < DISPATCH_MIN_LEN {

@@ -233,7 +233,7 @@ fn level_from_env_value(value: Option<&str>) -> SimdLevel {
 /// `sse2`, `avx2`, `neon`, case-insensitive); an unknown or unsupported value
 /// is ignored and [`detected_level`] is used, as when the variable is unset.
 /// The choice is cached for the life of the process unless [`force_level`]
-/// changes it. Buffers shorter than 16 bytes are always masked by the scalar
+/// changes it. Buffers shorter than 64 bytes are always masked by the scalar
 /// code whatever the active level.
 pub fn active_level() -> SimdLevel {
     if let Some(level) = SimdLevel::from_u8(ACTIVE.load(Ordering::Relaxed)) {
