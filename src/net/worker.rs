@@ -23,7 +23,7 @@ use super::config::{BackpressurePolicy, Config};
 use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
 use super::pool::BufferPool;
-use super::timer::Timers;
+use super::timer::{Clock, Tick, Timers};
 use super::topics::Topics;
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake, HandshakeError};
@@ -37,7 +37,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// Largest single read while a big frame is arriving.
 const READ_SIZE_MAX: usize = 1 << 20;
 /// Free buffers kept for reuse by this thread (per kind).
-const POOL_KEEP: usize = 256;
+const POOL_KEEP: usize = 64;
 /// Initial size of a lent write buffer.
 const WRITE_BUFFER: usize = 16 * 1024;
 
@@ -86,22 +86,22 @@ struct Slot {
     opened: bool,
     /// Counted against `max_connections`.
     counted: bool,
-    started: Instant,
-    last_rx: Instant,
-    ping_sent: Option<Instant>,
-    closing_since: Option<Instant>,
-    timer_at: Option<Instant>,
+    started: Tick,
+    last_rx: Tick,
+    ping_sent: Option<Tick>,
+    closing_since: Option<Tick>,
+    timer_at: Option<Tick>,
     dirty: bool,
     write_blocked: bool,
     over_limit: bool,
     subscriptions: Vec<Arc<str>>,
     /// What `on_close` will say: the peer's close, or the code we failed it with.
-    report: Option<(CloseCode, String)>,
+    report: Option<Box<(CloseCode, String)>>,
     tag: u64,
 }
 
 impl Slot {
-    fn new(stream: Stream, role: Role, config: &Config, phase: Phase, now: Instant) -> Slot {
+    fn new(stream: Stream, role: Role, config: &Config, phase: Phase, now: Tick) -> Slot {
         Slot {
             stream,
             ws: Connection::new(role, config.limits.conn),
@@ -123,7 +123,7 @@ impl Slot {
         }
     }
 
-    fn deadline(&self, config: &Config) -> Option<Instant> {
+    fn deadline(&self, config: &Config) -> Option<Tick> {
         let t = &config.timeouts;
         match self.phase {
             Phase::Connecting(..) | Phase::ServerHandshake | Phase::ClientHandshake(_) => {
@@ -166,7 +166,8 @@ pub(crate) struct Worker<H: Handler> {
     config: Arc<Config>,
     stop_deadline: Option<Instant>,
     next_generation: u32,
-    now: Instant,
+    clock: Clock,
+    now: Tick,
 }
 
 impl<H: Handler> Worker<H> {
@@ -195,7 +196,8 @@ impl<H: Handler> Worker<H> {
             config,
             stop_deadline: None,
             next_generation: 0,
-            now: Instant::now(),
+            clock: Clock::new(),
+            now: Clock::new().now(),
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
@@ -210,10 +212,10 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
-            self.now = Instant::now();
-            let mut timeout = self.timers.next_timeout(self.now);
+            self.now = self.clock.now();
+            let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
             if let Some(deadline) = self.stop_deadline {
-                let left = deadline.saturating_duration_since(self.now);
+                let left = deadline.saturating_duration_since(Instant::now());
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -222,7 +224,7 @@ impl<H: Handler> Worker<H> {
                     break;
                 }
             }
-            self.now = Instant::now();
+            self.now = self.clock.now();
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.run_commands(),
@@ -244,7 +246,7 @@ impl<H: Handler> Worker<H> {
                 if self.conns.is_empty() {
                     break;
                 }
-                if self.now >= deadline {
+                if Instant::now() >= deadline {
                     let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
                     for slot in slots {
                         self.remove(slot);
@@ -472,10 +474,10 @@ impl<H: Handler> Worker<H> {
                 Event::Pong(p) if deliver_control => self.handler.on_pong(&mut conn, p),
                 Event::Ping(_) | Event::Pong(_) => {}
                 Event::Close(frame) => {
-                    c.report = Some((frame.code, frame.reason_str().to_owned()));
+                    c.report = Some(Box::new((frame.code, frame.reason_str().to_owned())));
                 }
                 Event::Error(error) => {
-                    c.report = Some((error.close_code(), error.to_string()));
+                    c.report = Some(Box::new((error.close_code(), error.to_string())));
                 }
             }
         }
@@ -484,6 +486,10 @@ impl<H: Handler> Worker<H> {
     fn read_handshake(&mut self, slot: usize) {
         loop {
             let max_head = self.config.limits.max_handshake;
+            if self.conns[slot].ws.read_buffer().capacity() == 0 {
+                let buf = self.read_pool.take();
+                self.conns[slot].ws.lend_read_buffer(buf);
+            }
             let have = self.conns[slot].ws.read_buffer().len();
             // Read at most one byte past the limit: enough to prove it was passed.
             let want = (max_head + 1).saturating_sub(have).max(1);
@@ -707,7 +713,10 @@ impl<H: Handler> Worker<H> {
             c.over_limit = true;
             match self.config.limits.backpressure {
                 BackpressurePolicy::Drop => {
-                    c.report = Some((CloseCode::POLICY_VIOLATION, "slow consumer".to_owned()));
+                    c.report = Some(Box::new((
+                        CloseCode::POLICY_VIOLATION,
+                        "slow consumer".to_owned(),
+                    )));
                     let _ = c.ws.close(CloseCode::POLICY_VIOLATION, "slow consumer");
                 }
                 BackpressurePolicy::Notify => {
@@ -841,7 +850,7 @@ impl<H: Handler> Worker<H> {
                 }
                 if let Some(sent) = c.ping_sent {
                     if sent + t.pong_timeout <= now {
-                        c.report = Some((CloseCode::ABNORMAL, "pong timeout".to_owned()));
+                        c.report = Some(Box::new((CloseCode::ABNORMAL, "pong timeout".to_owned())));
                         return self.remove(slot);
                     }
                 }
@@ -1128,7 +1137,7 @@ impl<H: Handler> Worker<H> {
             let (code, reason) = c
                 .report
                 .take()
-                .unwrap_or((CloseCode::ABNORMAL, String::new()));
+                .map_or((CloseCode::ABNORMAL, String::new()), |r| *r);
             self.handler.on_close(id, code, &reason);
         }
     }

@@ -110,7 +110,9 @@ pub struct Connection {
     current: Option<PartialFrame>,
     /// Opcode of the fragmented message being assembled, if any.
     fragmented: Option<OpCode>,
-    fragments: BytesMut,
+    /// Its bytes so far; boxed so that connections that never see a
+    /// fragmented message carry one pointer, not a buffer header.
+    fragments: Option<Box<BytesMut>>,
     utf8: Utf8Validator,
     close: CloseState,
     failed: Option<ProtocolError>,
@@ -126,7 +128,7 @@ impl Connection {
             out: OutQueue::new(),
             current: None,
             fragmented: None,
-            fragments: BytesMut::new(),
+            fragments: None,
             utf8: Utf8Validator::new(),
             close: CloseState::Open,
             failed: None,
@@ -216,7 +218,7 @@ impl Connection {
             self.close = CloseState::LocalClosing(code);
         }
         self.rbuf = BytesMut::new();
-        self.fragments = BytesMut::new();
+        self.fragments = None;
         self.current = None;
     }
 
@@ -293,7 +295,8 @@ impl Connection {
             OpCode::Close | OpCode::Ping | OpCode::Pong => false,
         };
         if !h.opcode.is_control()
-            && self.fragments.len() as u64 + h.payload_len > self.config.max_message_size as u64
+            && self.fragments.as_ref().map_or(0, |f| f.len()) as u64 + h.payload_len
+                > self.config.max_message_size as u64
         {
             return Err(ProtocolError::MessageTooLarge);
         }
@@ -309,16 +312,20 @@ impl Connection {
             OpCode::Text | OpCode::Binary if h.fin => self.message_event(h.opcode, payload)?,
             OpCode::Text | OpCode::Binary => {
                 self.fragmented = Some(h.opcode);
-                self.fragments.extend_from_slice(&payload);
+                self.fragments
+                    .get_or_insert_with(Box::default)
+                    .extend_from_slice(&payload);
                 return Ok(None);
             }
             OpCode::Continuation => {
-                self.fragments.extend_from_slice(&payload);
+                let fragments = self.fragments.get_or_insert_with(Box::default);
+                fragments.extend_from_slice(&payload);
                 if !h.fin {
                     return Ok(None);
                 }
                 let kind = self.fragmented.take().unwrap_or(OpCode::Binary);
-                let whole = self.fragments.split();
+                // The whole message leaves; the assembly buffer goes with it.
+                let whole = *self.fragments.take().unwrap_or_default();
                 self.message_event(kind, whole)?
             }
             OpCode::Ping => {
