@@ -1,0 +1,92 @@
+"""rocwebsocket: Python bindings (ctypes) to the rocwebsocket engine's C ABI.
+
+Events cross the C boundary in batches (``rws_engine_start_batched``): one
+call drains up to ``batch_size`` events into a preallocated array, and asyncio
+is woken through the engine's event descriptor (``loop.add_reader``).
+
+Blocking::
+
+    with Server(threads=1) as server:            # listens on 127.0.0.1:<free port>
+        for event in server.events(timeout=5):
+            if event.type is EventType.TEXT:
+                server.send(event.conn, event.text)
+
+asyncio, ``websockets`` style::
+
+    async def echo(conn):
+        async for msg in conn:
+            await conn.send(msg)
+
+    async with serve(echo, "127.0.0.1:0") as server:
+        async with connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            await ws.send("hi")
+            print(await ws.recv())
+
+asyncio, ``picows`` style: ``Server(listener=MyListener())`` where
+``Listener.on_message(conn, kind, data)`` gets a zero-copy ``memoryview``
+valid during the call.
+
+The library is found through ``ROCWS_LIB`` (a file or a directory), else
+``../../target/release`` relative to this package's project, else the system loader.
+"""
+
+from ._connection import Connection, Listener, connect, serve
+from ._engine import Client, Engine, Server
+from ._ffi import (
+    BufferTooSmallError,
+    ClosingError,
+    EngineStartError,
+    HandshakeError,
+    InvalidArgumentError,
+    IoError,
+    NullPointerError,
+    PanicError,
+    ProtocolError,
+    RocwsError,
+    StoppedError,
+    UnknownConnectionError,
+    UnsupportedError,
+    Utf8Error,
+    version,
+)
+from ._types import (
+    CloseCode,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    Event,
+    EventType,
+)
+
+__all__ = [
+    "BufferTooSmallError",
+    "Client",
+    "CloseCode",
+    "ClosingError",
+    "ConnectError",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "Engine",
+    "EngineStartError",
+    "Event",
+    "EventType",
+    "HandshakeError",
+    "InvalidArgumentError",
+    "IoError",
+    "Listener",
+    "NullPointerError",
+    "PanicError",
+    "ProtocolError",
+    "RocwsError",
+    "Server",
+    "StoppedError",
+    "UnknownConnectionError",
+    "UnsupportedError",
+    "Utf8Error",
+    "connect",
+    "serve",
+    "version",
+]

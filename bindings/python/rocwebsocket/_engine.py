@@ -1,0 +1,566 @@
+"""The batched engine: one C call drains up to ``batch_size`` events.
+
+An :class:`Engine` is a server (it listens), a client (it connects), or both.
+It offers two ways to receive:
+
+* blocking: ``for event in engine.events(timeout=...)`` (or :meth:`Engine.poll`),
+  from one thread;
+* asyncio: the engine's wake-up descriptor (``rws_engine_event_fd``) is
+  watched with ``loop.add_reader``; each wake-up drains every ready event in
+  one call and hands them to :class:`~rocwebsocket.Connection` objects
+  (``async for msg in conn``) or to a :class:`~rocwebsocket.Listener`
+  (zero-copy ``memoryview``, no coroutine per message).
+
+Sending (``send``, ``close``, ``broadcast``, ``publish``, ``subscribe``,
+``connect``) is thread-safe and never waits for the network: the bytes are
+copied and handed to the connection's event-loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ctypes
+import itertools
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence
+
+from . import _ffi
+from ._ffi import EVENT_STRUCT, Data, StoppedError, lib
+from ._types import CloseCode, ConnectError, Event, EventType
+
+if TYPE_CHECKING:
+    from ._connection import Connection, Listener
+
+__all__ = ["Engine", "Server", "Client"]
+
+_TYPES = tuple(EventType(i) for i in range(10))
+_SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
+
+
+class _Gate:
+    """Lets many calls run at once but ``stop``/``free`` alone, as the C
+    contract asks ("must not race with other calls on the same engine")."""
+
+    __slots__ = ("_cond", "_users", "_exclusive", "freed")
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._users = 0
+        self._exclusive = False
+        self.freed = False
+
+    def enter(self, wait: bool = False) -> None:
+        with self._cond:
+            if self._exclusive and not wait:
+                raise StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine is stopping")
+            while self._exclusive:
+                self._cond.wait()
+            if self.freed:
+                raise StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine was freed")
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._users -= 1
+            if self._exclusive and not self._users:
+                self._cond.notify_all()
+
+    def lock(self) -> None:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._exclusive = True
+            while self._users:
+                self._cond.wait()
+
+    def unlock(self) -> None:
+        with self._cond:
+            self._exclusive = False
+            self._cond.notify_all()
+
+
+class Engine:
+    """A running batched engine (``rws_engine_start_batched``).
+
+    Args:
+        listen: addresses to listen on ("127.0.0.1:0", "[::1]:9001",
+            "unix:/path"); empty for a client-only engine.
+        threads: event-loop threads (0: one per core).
+        batch_size: events carried per C call (the preallocated array).
+        listener: a :class:`~rocwebsocket.Listener` for the asyncio API; without
+            one, connections queue their messages for ``recv``/``async for``.
+        **settings: ``max_connections``, ``max_frame_size``,
+            ``max_message_size``, ``max_buffered``, ``backpressure_notify``,
+            ``handshake_timeout``, ``idle_timeout``, ``ping_interval``,
+            ``pong_timeout``, ``close_timeout`` (seconds), ``protocols``.
+
+    Raises:
+        EngineStartError: bad settings or an address that cannot be bound.
+
+    Use it as a context manager (``with``/``async with``): leaving it stops the
+    engine (1001 to every connection) and frees it.
+    """
+
+    def __init__(
+        self,
+        listen: Sequence[str] = (),
+        *,
+        threads: int = 0,
+        batch_size: int = 1024,
+        listener: Optional["Listener"] = None,
+        **settings: Any,
+    ) -> None:
+        if isinstance(listen, str):
+            listen = [listen]
+        cfg, keep = _ffi.make_config(listen, threads=threads, **settings)
+        ptr = lib.rws_engine_start_batched(ctypes.byref(cfg))
+        del keep  # the C side copied every string
+        if not ptr:
+            raise _ffi.start_error()
+        self._ptr: int = ptr
+        self._gate = _Gate()
+        self._stopped = False
+        self._batch_size = batch_size
+        self._events = (_ffi.rws_event * batch_size)()
+        self._raw = memoryview(self._events).cast("B")
+        self._count = ctypes.c_size_t()
+        self._views: List[memoryview] = []
+        self._port: int = lib.rws_engine_port(ptr)
+        self._fd: int = lib.rws_engine_event_fd(ptr)
+        # asyncio state, set up by attach()
+        self._listener = listener
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._conns: Dict[int, "Connection"] = {}
+        self._accepted: Deque["Connection"] = collections.deque()
+        self._accept_waiters: Deque["asyncio.Future[None]"] = collections.deque()
+        self._dials: Dict[int, "asyncio.Future[Connection]"] = {}
+        self._tags = itertools.count(1 << 62)
+
+    # ---- properties ----
+    @property
+    def port(self) -> int:
+        """The TCP port of the first TCP listener (the real one after port 0), or 0."""
+        return self._port
+
+    @property
+    def event_fd(self) -> int:
+        """The descriptor that is readable while events wait (owned by the engine)."""
+        return self._fd
+
+    @property
+    def connection_count(self) -> int:
+        """Connections open or opening."""
+        self._gate.enter()
+        try:
+            return int(lib.rws_engine_connection_count(self._ptr))
+        finally:
+            self._gate.leave()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    # ---- sending (thread-safe) ----
+    def _call(self, fn: Any, *args: Any) -> None:
+        gate = self._gate
+        gate.enter()
+        try:
+            rc = fn(self._ptr, *args)
+            if rc:
+                raise _ffi.error(rc)  # same thread, right after the call
+        finally:
+            gate.leave()
+
+    def send(self, conn: int, data: Data, *, text: Optional[bool] = None) -> None:
+        """Sends a message to connection ``conn``: ``str`` as text, bytes-like as
+        binary (``text=True`` sends bytes as text; the engine checks they are
+        UTF-8 and raises :class:`Utf8Error` otherwise). The bytes are copied.
+
+        Raises:
+            UnknownConnectionError: ``conn`` is not (or no longer) known.
+            StoppedError: the engine has stopped.
+        """
+        op, raw = _ffi.encode(data, text)
+        self._call(lib.rws_engine_send, conn, op, raw, len(raw))
+
+    def close(self, conn: int, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        """Starts the closing handshake of ``conn`` with ``code`` (one that may
+        be sent: 1000-1003, 1007-1014, 3000-4999) and a reason of at most 123
+        UTF-8 bytes. A CLOSE event follows when it is done."""
+        raw = reason.encode()
+        self._call(lib.rws_engine_close, conn, int(code), raw, len(raw))
+
+    def broadcast(self, data: Data, *, text: Optional[bool] = None) -> None:
+        """Sends one message to every open server-side connection (encoded once)."""
+        op, raw = _ffi.encode(data, text)
+        self._call(lib.rws_engine_broadcast, op, raw, len(raw))
+
+    def publish(self, topic: str, data: Data, *, text: Optional[bool] = None) -> None:
+        """Sends one message to every connection subscribed to ``topic``."""
+        op, raw = _ffi.encode(data, text)
+        self._call(lib.rws_engine_publish, topic.encode(), op, raw, len(raw))
+
+    def subscribe(self, conn: int, topic: str) -> None:
+        """Subscribes connection ``conn`` to ``topic`` (see :meth:`publish`)."""
+        self._call(lib.rws_engine_subscribe, conn, topic.encode(), True)
+
+    def unsubscribe(self, conn: int, topic: str) -> None:
+        """Undoes :meth:`subscribe`."""
+        self._call(lib.rws_engine_subscribe, conn, topic.encode(), False)
+
+    def connect(self, url: str, tag: int = 0) -> None:
+        """Opens a client connection to ``url`` (``ws://host:port/path`` or
+        ``ws+unix:///path``); an OPEN or CONNECT_ERROR event carrying ``tag``
+        follows. Name resolution happens on the calling thread.
+
+        Raises:
+            InvalidArgumentError: a malformed URL (or ``wss://``).
+        """
+        self._call(lib.rws_engine_connect, url.encode(), tag)
+
+    # ---- blocking receive ----
+    def _release_views(self) -> None:
+        views = self._views
+        if views:
+            for v in views:
+                v.release()
+            views.clear()
+
+    def _poll_raw(self, max_events: int, timeout_ms: int) -> int:
+        """One ``rws_engine_poll_events`` call into the preallocated array; the
+        caller holds the gate. Views of the previous batch are released first:
+        the engine frees their bytes now."""
+        self._release_views()
+        rc = lib.rws_engine_poll_events(
+            self._ptr, self._events, max_events, timeout_ms, ctypes.byref(self._count)
+        )
+        if rc:
+            raise _ffi.error(rc)
+        return self._count.value
+
+    def _unpack(self, n: int) -> Iterator["tuple[int, int, int, int, int, int]"]:
+        return EVENT_STRUCT.iter_unpack(self._raw[: n * EVENT_STRUCT.size])  # type: ignore[return-value]
+
+    def poll(
+        self,
+        timeout: Optional[float] = 0.0,
+        max_events: Optional[int] = None,
+        *,
+        copy: bool = True,
+    ) -> List[Event]:
+        """Takes the events ready now, waiting up to ``timeout`` seconds for the
+        first (0: do not wait; ``None``: until one comes or the engine stops).
+
+        Returns at most ``max_events`` (default and cap: ``batch_size``)
+        events, in one C call when any are ready; an empty list on timeout, or
+        once the engine has stopped and every event was taken.
+
+        With ``copy=False`` each event's ``data`` is a zero-copy ``memoryview``
+        valid until the next ``poll`` on this engine (it is released then).
+        Poll from one thread at a time.
+        """
+        if self._loop is not None:
+            raise RuntimeError("this engine is attached to an asyncio loop; use its async API")
+        n_max = self._batch_size if max_events is None else max(1, min(max_events, self._batch_size))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        gate = self._gate
+        while True:
+            if deadline is None:
+                wait = _SLICE_MS
+            else:
+                wait = int(max(0.0, min(deadline - time.monotonic(), _SLICE_MS / 1000)) * 1000)
+            gate.enter(wait=True)  # waits out a concurrent stop(), then drains
+            try:
+                n = self._poll_raw(n_max, wait)
+                if n:
+                    return self._events_of(n, copy)
+            finally:
+                gate.leave()
+            if self._stopped or (deadline is not None and time.monotonic() >= deadline):
+                return []
+
+    def _events_of(self, n: int, copy: bool) -> List[Event]:
+        out = []
+        if copy:
+            for t, code, conn, tag, ptr, ln in self._unpack(n):
+                out.append(Event(_TYPES[t], conn, tag, code, _ffi.bytes_at(ptr, ln)))
+        else:
+            views = self._views
+            for t, code, conn, tag, ptr, ln in self._unpack(n):
+                v = _ffi.view_at(ptr, ln)
+                views.append(v)
+                out.append(Event(_TYPES[t], conn, tag, code, v))
+        return out
+
+    def events(self, timeout: Optional[float] = None, *, copy: bool = True) -> Iterator[Event]:
+        """Yields events as they come, fetched in batches of up to ``batch_size``.
+
+        Ends when ``timeout`` seconds pass without any event, or, with
+        ``timeout=None``, once the engine has stopped (from another thread,
+        :meth:`stop`) and its last events (every connection's CLOSE) were
+        yielded. With ``copy=False``, ``event.data`` is a zero-copy
+        ``memoryview`` valid until the iterator is advanced past the batch
+        holding it; treat it as valid only until you advance the iterator.
+        """
+        while True:
+            batch = self.poll(timeout, copy=copy)
+            if not batch:
+                return
+            yield from batch
+
+    # ---- lifetime ----
+    def stop(self, grace: float = 1.0) -> None:
+        """Stops gracefully: listeners close, every open connection gets 1001
+        (going away), closing handshakes get up to ``grace`` seconds. Returns
+        when the engine's threads have finished; every connection's CLOSE event
+        is then waiting to be polled. Calling it again is fine. Blocks: in
+        asyncio use :meth:`astop` or ``async with``."""
+        gate = self._gate
+        gate.lock()
+        try:
+            if gate.freed:
+                return
+            rc = lib.rws_engine_stop(self._ptr, max(0, int(grace * 1000)))
+            self._stopped = True
+            if rc:
+                raise _ffi.error(rc)
+        finally:
+            gate.unlock()
+
+    def free(self) -> None:
+        """Stops (grace 1 s) if needed and frees the engine and every event
+        payload it handed out. Calling it again is a no-op."""
+        gate = self._gate
+        gate.lock()
+        try:
+            if gate.freed:
+                return
+            self._release_views()
+            gate.freed = True
+            self._stopped = True
+            lib.rws_engine_free(self._ptr)
+        finally:
+            gate.unlock()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.free()
+
+    def __del__(self) -> None:
+        try:
+            if not self._gate.freed and self._loop is None:
+                self.free()
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
+
+    # ---- asyncio ----
+    def attach(self) -> None:
+        """Watches the engine from the running asyncio loop (``add_reader`` on
+        :attr:`event_fd`). Done implicitly by ``async with``, :meth:`accept`
+        and :meth:`dial`. An attached engine cannot also be polled blocking."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            raise RuntimeError("engine already attached to another event loop")
+        if self._gate.freed:
+            raise StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine was freed")
+        self._loop = loop
+        loop.add_reader(self._fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        gate = self._gate
+        try:
+            gate.enter()
+        except StoppedError:
+            return  # astop() drains once the engine has stopped
+        try:
+            while True:
+                n = self._poll_raw(self._batch_size, 0)
+                if n:
+                    self._dispatch(n)
+                if n < self._batch_size:
+                    break
+        finally:
+            gate.leave()
+
+    def _dispatch(self, n: int) -> None:
+        from ._connection import Connection
+
+        listener = self._listener
+        conns = self._conns
+        for t, code, cid, tag, ptr, ln in self._unpack(n):
+            if t == 1 or t == 2:  # TEXT, BINARY
+                conn = conns.get(cid)
+                if conn is None:
+                    continue
+                if listener is not None:
+                    view = _ffi.view_at(ptr, ln)
+                    try:
+                        listener.on_message(conn, _TYPES[t], view)
+                    finally:
+                        view.release()  # the engine's bytes go away at the next poll
+                else:
+                    data = _ffi.bytes_at(ptr, ln)
+                    conn._deliver(data.decode() if t == 1 else data)
+            elif t == 7:  # OPEN
+                conn = Connection(self, cid, _ffi.bytes_at(ptr, ln).decode("utf-8", "replace"), tag)
+                conns[cid] = conn
+                fut = self._dials.pop(tag, None) if tag else None
+                if fut is not None and fut.done():  # the dialer gave up (timeout, cancel)
+                    self._try_close(cid, CloseCode.GOING_AWAY, "")
+                    continue
+                if listener is not None:
+                    listener.on_open(conn)
+                if fut is not None:
+                    fut.set_result(conn)
+                elif listener is None:
+                    self._accepted.append(conn)
+                    self._wake_acceptor()
+            elif t == 5:  # CLOSE
+                conn = conns.pop(cid, None)
+                if conn is None:
+                    continue
+                reason = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
+                conn._closed(code, reason)
+                if listener is not None:
+                    listener.on_close(conn, CloseCode.code(code), reason)
+            elif t == 9:  # CONNECT_ERROR
+                fut = self._dials.pop(tag, None)
+                message = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
+                if fut is not None and not fut.done():
+                    fut.set_exception(ConnectError(message, tag))
+                elif listener is not None:
+                    listener.on_connect_error(tag, message)
+            elif t == 8:  # DRAIN
+                conn = conns.get(cid)
+                if conn is not None:
+                    conn._drained()
+
+    def _try_close(self, cid: int, code: int, reason: str) -> None:
+        try:
+            self.close(cid, code, reason)
+        except _ffi.RocwsError:
+            pass
+
+    def _wake_acceptor(self) -> None:
+        while self._accept_waiters:
+            w = self._accept_waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                return
+
+    async def accept(self) -> "Connection":
+        """The next new server-side connection (asyncio; without a listener).
+
+        Raises:
+            StoppedError: the engine stopped.
+        """
+        self.attach()
+        while not self._accepted:
+            if self._stopped:
+                raise StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine has stopped")
+            assert self._loop is not None
+            w = self._loop.create_future()
+            self._accept_waiters.append(w)
+            await w
+        return self._accepted.popleft()
+
+    async def dial(self, url: str, timeout: Optional[float] = 10.0) -> "Connection":
+        """Opens a client connection and waits until it is open (asyncio).
+
+        Raises:
+            InvalidArgumentError: a malformed URL.
+            ConnectError: the connection failed (refused, handshake refused, ...).
+            asyncio.TimeoutError: not open after ``timeout`` seconds.
+        """
+        self.attach()
+        assert self._loop is not None
+        tag = next(self._tags)
+        fut: "asyncio.Future[Connection]" = self._loop.create_future()
+        self._dials[tag] = fut
+        try:
+            self.connect(url, tag)
+        except BaseException:
+            del self._dials[tag]
+            raise
+        if timeout is None:
+            return await fut
+        return await asyncio.wait_for(fut, timeout)
+
+    async def astop(self, grace: float = 1.0) -> None:
+        """:meth:`stop` without blocking the loop, then delivers the last events
+        (every connection's close) to their connections or the listener."""
+        loop = self._loop
+        if loop is None:
+            await asyncio.get_running_loop().run_in_executor(None, self.stop, grace)
+            return
+        if self._gate.freed:
+            return
+        loop.remove_reader(self._fd)
+        await loop.run_in_executor(None, self.stop, grace)
+        gate = self._gate
+        gate.enter(wait=True)
+        try:
+            while True:
+                n = self._poll_raw(self._batch_size, 0)
+                if not n:
+                    break
+                self._dispatch(n)
+        finally:
+            gate.leave()
+        for fut in self._dials.values():
+            if not fut.done():
+                fut.set_exception(StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine stopped"))
+        self._dials.clear()
+        for w in self._accept_waiters:
+            if not w.done():
+                w.set_result(None)
+        self._accept_waiters.clear()
+
+    async def aclose(self, grace: float = 1.0) -> None:
+        """:meth:`astop`, then :meth:`free`."""
+        await self.astop(grace)
+        self.free()
+
+    async def __aenter__(self) -> "Engine":
+        self.attach()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Server(Engine):
+    """An engine that listens (by default on ``127.0.0.1:0``, a free port: see
+    :attr:`port`). It can also :meth:`connect` as a client."""
+
+    def __init__(self, listen: Sequence[str] = ("127.0.0.1:0",), **kwargs: Any) -> None:
+        super().__init__(listen, **kwargs)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    async def __aenter__(self) -> "Server":
+        self.attach()
+        return self
+
+
+class Client(Engine):
+    """A client-only engine: :meth:`connect` (events) or ``await dial(url)``
+    (a :class:`~rocwebsocket.Connection`). One event-loop thread by default."""
+
+    def __init__(self, *, threads: int = 1, **kwargs: Any) -> None:
+        super().__init__((), threads=threads, **kwargs)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    async def __aenter__(self) -> "Client":
+        self.attach()
+        return self

@@ -1,0 +1,444 @@
+"""The C ABI of librocwebsocket through ctypes: loading, structs, signatures, errors.
+
+Thin on purpose: every function used by the package is declared here with its
+``argtypes``/``restype``, and :func:`check` turns any result other than
+``RWS_OK`` into a :class:`RocwsError` subclass carrying the result's name and
+``rws_last_error_message()``. The error text is per OS thread, so it is read
+right after the failing call, on the same thread (ctypes calls run on the
+calling Python thread).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import struct
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+__all__ = [
+    "RocwsError",
+    "NullPointerError",
+    "InvalidArgumentError",
+    "PanicError",
+    "ProtocolError",
+    "Utf8Error",
+    "ClosingError",
+    "BufferTooSmallError",
+    "HandshakeError",
+    "IoError",
+    "StoppedError",
+    "UnknownConnectionError",
+    "UnsupportedError",
+    "EngineStartError",
+]
+
+# ---- result codes (rws_result) ----
+RWS_OK = 0
+RWS_ERR_NULL = 1
+RWS_ERR_INVALID_ARGUMENT = 2
+RWS_ERR_PANIC = 3
+RWS_NEED_MORE = 4
+RWS_NONE = 5
+RWS_ERR_PROTOCOL = 6
+RWS_ERR_UTF8 = 7
+RWS_ERR_CLOSING = 8
+RWS_ERR_BUFFER_TOO_SMALL = 9
+RWS_ERR_HANDSHAKE = 10
+RWS_ERR_IO = 11
+RWS_ERR_STOPPED = 12
+RWS_ERR_UNKNOWN_CONNECTION = 13
+RWS_ERR_UNSUPPORTED = 14
+
+RWS_OPCODE_TEXT = 1
+RWS_OPCODE_BINARY = 2
+
+
+class RocwsError(Exception):
+    """A failing ``rws_`` call.
+
+    Attributes:
+        result: the ``rws_result`` value (``None`` when the C function only
+            returned NULL, as the engine constructors do).
+        name: its name, e.g. ``"RWS_ERR_UTF8"``.
+        message: ``rws_last_error_message()`` right after the call.
+    """
+
+    def __init__(self, result: Optional[int], name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}" if message else name)
+        self.result = result
+        self.name = name
+        self.message = message
+
+
+class NullPointerError(RocwsError):
+    """RWS_ERR_NULL: a required pointer was NULL (a bug in the binding)."""
+
+
+class InvalidArgumentError(RocwsError, ValueError):
+    """RWS_ERR_INVALID_ARGUMENT: an argument was out of range or malformed."""
+
+
+class PanicError(RocwsError):
+    """RWS_ERR_PANIC: a bug inside rocwebsocket was caught at the boundary."""
+
+
+class ProtocolError(RocwsError):
+    """RWS_ERR_PROTOCOL: the peer violated RFC 6455."""
+
+
+class Utf8Error(RocwsError, ValueError):
+    """RWS_ERR_UTF8: text that is not valid UTF-8."""
+
+
+class ClosingError(RocwsError):
+    """RWS_ERR_CLOSING: the connection is closing; nothing more may be sent."""
+
+
+class BufferTooSmallError(RocwsError):
+    """RWS_ERR_BUFFER_TOO_SMALL."""
+
+
+class HandshakeError(RocwsError):
+    """RWS_ERR_HANDSHAKE: the opening handshake was refused."""
+
+
+class IoError(RocwsError, OSError):
+    """RWS_ERR_IO: an operating-system error (bind, connect, ...)."""
+
+
+class StoppedError(RocwsError):
+    """RWS_ERR_STOPPED: the engine has stopped (or is stopping)."""
+
+
+class UnknownConnectionError(RocwsError, KeyError):
+    """RWS_ERR_UNKNOWN_CONNECTION: the connection id is not (or no longer) known."""
+
+    __str__ = Exception.__str__  # KeyError would quote the message
+
+
+class UnsupportedError(RocwsError):
+    """RWS_ERR_UNSUPPORTED."""
+
+
+class EngineStartError(RocwsError):
+    """``rws_engine_start*`` returned NULL (bad listen address, address in use, ...).
+
+    The C constructors return NULL without a result code, so ``result`` is
+    ``None`` and ``name`` is ``"NULL"``; ``message`` says what went wrong.
+    """
+
+
+_ERRORS = {
+    RWS_ERR_NULL: NullPointerError,
+    RWS_ERR_INVALID_ARGUMENT: InvalidArgumentError,
+    RWS_ERR_PANIC: PanicError,
+    RWS_ERR_PROTOCOL: ProtocolError,
+    RWS_ERR_UTF8: Utf8Error,
+    RWS_ERR_CLOSING: ClosingError,
+    RWS_ERR_BUFFER_TOO_SMALL: BufferTooSmallError,
+    RWS_ERR_HANDSHAKE: HandshakeError,
+    RWS_ERR_IO: IoError,
+    RWS_ERR_STOPPED: StoppedError,
+    RWS_ERR_UNKNOWN_CONNECTION: UnknownConnectionError,
+    RWS_ERR_UNSUPPORTED: UnsupportedError,
+}
+
+
+# ---- structs (layouts from include/rocwebsocket.h) ----
+class rws_event(Structure):
+    """``rws_event``: ``data`` points at ``len`` bytes owned by the engine."""
+
+    _fields_ = [
+        ("type_", c_int),
+        ("close_code", c_uint16),
+        ("conn", c_uint64),
+        ("tag", c_uint64),
+        ("data", c_void_p),
+        ("len", c_size_t),
+    ]
+
+
+# The same layout for struct.iter_unpack: one C-level pass over a whole batch
+# instead of a ctypes attribute access per field.
+EVENT_STRUCT = struct.Struct("@iHQQPN")
+assert EVENT_STRUCT.size == ctypes.sizeof(rws_event), "rws_event layout mismatch"
+
+
+class rws_conn_config(Structure):
+    _fields_ = [("max_frame_size", c_uint64), ("max_message_size", c_uint64)]
+
+
+class rws_engine_config(Structure):
+    _fields_ = [
+        ("listen", POINTER(c_char_p)),
+        ("listen_count", c_size_t),
+        ("threads", c_uint32),
+        ("max_connections", c_uint32),
+        ("conn", rws_conn_config),
+        ("max_buffered", c_uint64),
+        ("backpressure", c_uint32),
+        ("handshake_timeout_ms", c_uint32),
+        ("idle_timeout_ms", c_uint32),
+        ("ping_interval_ms", c_uint32),
+        ("pong_timeout_ms", c_uint32),
+        ("close_timeout_ms", c_uint32),
+        ("protocols", POINTER(c_char_p)),
+        ("protocol_count", c_size_t),
+    ]
+
+
+# void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event)
+rws_callback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, POINTER(rws_event))
+
+
+class rws_callbacks(Structure):
+    _fields_ = [
+        ("user", c_void_p),
+        ("on_open", rws_callback),
+        ("on_message", rws_callback),
+        ("on_close", rws_callback),
+        ("on_drain", rws_callback),
+        ("on_error", rws_callback),
+    ]
+
+
+# ---- loading ----
+_LIB_NAME = "librocwebsocket.so"
+
+
+def _candidates() -> list[str]:
+    env = os.environ.get("ROCWS_LIB")
+    if env:
+        # An explicit choice: a file, or a directory holding the library.
+        p = Path(env)
+        return [str(p / _LIB_NAME) if p.is_dir() else str(p)]
+    # ../../target/release relative to the package's project (bindings/python),
+    # i.e. the repository's own build; then whatever the system loader finds.
+    project = Path(__file__).resolve().parent.parent
+    return [
+        str(project / ".." / ".." / "target" / "release" / _LIB_NAME),
+        ctypes.util.find_library("rocwebsocket") or _LIB_NAME,
+    ]
+
+
+def _load() -> ctypes.CDLL:
+    errors = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            errors.append(f"{path}: not found")
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise ImportError(
+        "cannot load librocwebsocket (set ROCWS_LIB to its path; build it with "
+        "`cargo build --release --lib`): " + "; ".join(errors)
+    )
+
+
+lib = _load()
+
+
+def _declare(name: str, restype: object, *argtypes: object) -> None:
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+
+
+_declare("rws_last_error_message", c_size_t, c_char_p, c_size_t)
+_declare("rws_result_name", c_char_p, c_int)
+_declare("rws_version", c_char_p)
+_declare("rws_close_code_name", c_char_p, c_uint16)
+_declare("rws_close_code_is_sendable", c_bool, c_uint16)
+_declare("rws_engine_config_init", c_int, POINTER(rws_engine_config))
+_declare("rws_engine_start", c_void_p, POINTER(rws_engine_config), POINTER(rws_callbacks))
+_declare("rws_engine_start_batched", c_void_p, POINTER(rws_engine_config))
+_declare(
+    "rws_engine_poll_events",
+    c_int,
+    c_void_p,
+    POINTER(rws_event),
+    c_size_t,
+    c_int32,
+    POINTER(c_size_t),
+)
+_declare("rws_engine_event_fd", c_int32, c_void_p)
+_declare("rws_engine_port", c_uint16, c_void_p)
+_declare("rws_engine_send", c_int, c_void_p, c_uint64, c_uint8, c_char_p, c_size_t)
+_declare("rws_engine_close", c_int, c_void_p, c_uint64, c_uint16, c_char_p, c_size_t)
+_declare("rws_engine_broadcast", c_int, c_void_p, c_uint8, c_char_p, c_size_t)
+_declare("rws_engine_publish", c_int, c_void_p, c_char_p, c_uint8, c_char_p, c_size_t)
+_declare("rws_engine_subscribe", c_int, c_void_p, c_uint64, c_char_p, c_bool)
+_declare("rws_engine_connect", c_int, c_void_p, c_char_p, c_uint64)
+_declare("rws_engine_connection_count", c_size_t, c_void_p)
+_declare("rws_engine_stop", c_int, c_void_p, c_uint32)
+_declare("rws_engine_free", None, c_void_p)
+_declare("rws_ctx_conn", c_uint64, c_void_p)
+_declare("rws_ctx_send", c_int, c_void_p, c_uint8, c_char_p, c_size_t)
+
+# Zero-copy views and fast copies over engine-owned bytes. These are CPython
+# C-API calls (PyDLL: the GIL stays held, which they need).
+_memview = ctypes.pythonapi.PyMemoryView_FromMemory
+_memview.restype = ctypes.py_object
+_memview.argtypes = [c_void_p, ctypes.c_ssize_t, c_int]
+_PYBUF_READ = 0x100
+_bytes_at = ctypes.pythonapi.PyBytes_FromStringAndSize
+_bytes_at.restype = ctypes.py_object
+_bytes_at.argtypes = [c_void_p, ctypes.c_ssize_t]
+
+
+def view_at(ptr: Optional[int], length: int) -> memoryview:
+    """A read-only memoryview over ``length`` engine-owned bytes at ``ptr``: no copy.
+
+    Valid only as long as the engine keeps the bytes (see the callers).
+    """
+    if not length:
+        return memoryview(b"")
+    return _memview(ptr, length, _PYBUF_READ)  # type: ignore[no-any-return]
+
+
+def bytes_at(ptr: Optional[int], length: int) -> bytes:
+    """A copy of ``length`` bytes at ``ptr`` as ``bytes``."""
+    if not length:
+        return b""
+    return _bytes_at(ptr, length)  # type: ignore[no-any-return]
+
+
+# ---- errors ----
+def last_error_message() -> str:
+    """``rws_last_error_message()`` of the calling thread."""
+    buf = ctypes.create_string_buffer(512)
+    n = lib.rws_last_error_message(buf, len(buf))
+    if n >= len(buf):
+        buf = ctypes.create_string_buffer(n + 1)
+        lib.rws_last_error_message(buf, len(buf))
+    return buf.value.decode("utf-8", "replace")
+
+
+def result_name(code: int) -> str:
+    """``rws_result_name(code)``, for codes the library returned."""
+    if code in _ERRORS or code in (RWS_OK, RWS_NEED_MORE, RWS_NONE):
+        return lib.rws_result_name(code).decode()  # type: ignore[no-any-return]
+    return f"rws_result({code})"
+
+
+def error(code: int) -> RocwsError:
+    """The exception for a failing result ``code``, with this thread's message."""
+    cls = _ERRORS.get(code, RocwsError)
+    return cls(code, result_name(code), last_error_message())
+
+
+def check(code: int) -> None:
+    """Raises the matching :class:`RocwsError` unless ``code`` is ``RWS_OK``."""
+    if code != RWS_OK:
+        raise error(code)
+
+
+def start_error() -> EngineStartError:
+    return EngineStartError(None, "NULL", last_error_message())
+
+
+def version() -> str:
+    """The library version, e.g. ``"0.1.0"``."""
+    return lib.rws_version().decode()  # type: ignore[no-any-return]
+
+
+def close_code_name(code: int) -> str:
+    """``rws_close_code_name``: "normal closure", "message too big", ..."""
+    return lib.rws_close_code_name(code).decode()  # type: ignore[no-any-return]
+
+
+def _strings(items: Sequence[str]) -> "tuple[object, int]":
+    if not items:
+        return None, 0
+    arr = (c_char_p * len(items))(*(s.encode() for s in items))
+    return arr, len(items)
+
+
+def make_config(
+    listen: Sequence[str],
+    *,
+    threads: int = 0,
+    max_connections: int = 0,
+    max_frame_size: Optional[int] = None,
+    max_message_size: Optional[int] = None,
+    max_buffered: Optional[int] = None,
+    backpressure_notify: bool = False,
+    handshake_timeout: Optional[float] = None,
+    idle_timeout: Optional[float] = None,
+    ping_interval: Optional[float] = None,
+    pong_timeout: Optional[float] = None,
+    close_timeout: Optional[float] = None,
+    protocols: Sequence[str] = (),
+) -> "tuple[rws_engine_config, list[object]]":
+    """An ``rws_engine_config`` from the defaults plus these settings (seconds
+    for times). Returns it with the objects that must stay alive until the
+    engine has started (the C side copies the strings)."""
+    cfg = rws_engine_config()
+    check(lib.rws_engine_config_init(ctypes.byref(cfg)))
+    keep: "list[object]" = []
+    arr, n = _strings(list(listen))
+    if arr is not None:
+        keep.append(arr)
+        cfg.listen = ctypes.cast(arr, POINTER(c_char_p))
+    cfg.listen_count = n
+    arr, n = _strings(list(protocols))
+    if arr is not None:
+        keep.append(arr)
+        cfg.protocols = ctypes.cast(arr, POINTER(c_char_p))
+    cfg.protocol_count = n
+    cfg.threads = threads
+    cfg.max_connections = max_connections
+    if max_frame_size is not None:
+        cfg.conn.max_frame_size = max_frame_size
+    if max_message_size is not None:
+        cfg.conn.max_message_size = max_message_size
+    if max_buffered is not None:
+        cfg.max_buffered = max_buffered
+    cfg.backpressure = 1 if backpressure_notify else 0
+
+    def ms(v: Optional[float]) -> int:
+        return 0 if not v else max(1, int(v * 1000))
+
+    if handshake_timeout is not None:
+        cfg.handshake_timeout_ms = ms(handshake_timeout)
+    if idle_timeout is not None:
+        cfg.idle_timeout_ms = ms(idle_timeout)
+    if ping_interval is not None:
+        cfg.ping_interval_ms = ms(ping_interval)
+    if pong_timeout is not None:
+        cfg.pong_timeout_ms = ms(pong_timeout)
+    if close_timeout is not None:
+        cfg.close_timeout_ms = ms(close_timeout)
+    return cfg, keep
+
+
+Data = Union[str, bytes, bytearray, memoryview]
+
+
+def encode(data: Data, text: Optional[bool]) -> "tuple[int, bytes]":
+    """(opcode, bytes) for a message: ``str`` is text, bytes-like is binary
+    unless ``text=True`` (then the engine checks the bytes are UTF-8)."""
+    if isinstance(data, str):
+        if text is False:
+            return RWS_OPCODE_BINARY, data.encode()
+        return RWS_OPCODE_TEXT, data.encode()
+    raw = data if isinstance(data, bytes) else bytes(data)
+    return (RWS_OPCODE_TEXT if text else RWS_OPCODE_BINARY), raw

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The Python binding's tests (bindings/python, ctypes over the C ABI).
+#
+#   1. builds librocwebsocket (cargo build --release --lib)
+#   2. makes a virtualenv at target/py-venv with the machine's python3 and
+#      installs pytest into it (once)
+#   3. runs pytest on bindings/python/tests with ROCWS_LIB pointing at the build
+#
+# Exits non-zero on any failure, including pytest's exit code 5 (no test ran).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "build librocwebsocket (release)"
+cargo build --release --lib --quiet
+
+step "virtualenv target/py-venv"
+venv=$root/target/py-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import pytest' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check pytest
+fi
+"$venv/bin/python" --version
+
+step "pytest bindings/python/tests"
+cd bindings/python
+status=0
+ROCWS_LIB="$root/target/release/librocwebsocket.so" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    exit 1
+fi
+exit "$status"
