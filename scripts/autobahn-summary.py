@@ -11,6 +11,10 @@ fails: behavior not in {OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED}
 unknown, or UNIMPLEMENTED outside the excluded patterns.
 Non-blocking but listed: behavior NON-STRICT, behaviorClose WRONG CODE
 (non-strict close code) and FAILED BY CLIENT (client mode only).
+
+With --baseline FILE (a committed JSON map case -> [behavior, behaviorClose]),
+any case whose result differs from the baseline also fails, so a slip from OK
+to NON-STRICT is caught; --write-baseline FILE records the current results.
 """
 import argparse
 import collections
@@ -52,6 +56,8 @@ def main():
     ap.add_argument("--expected", help="JSON list of case ids that must be present")
     ap.add_argument("--excluded", default="12.*,13.*")
     ap.add_argument("--excluded-reason", default="permessage-deflate not implemented")
+    ap.add_argument("--baseline", help="committed per-case results to compare with")
+    ap.add_argument("--write-baseline", help="write the per-case results here")
     a = ap.parse_args()
 
     excluded = [p.strip() for p in a.excluded.split(",") if p.strip()]
@@ -98,6 +104,19 @@ def main():
             expected = json.load(f)
         missing = sorted(set(expected) - set(cases), key=case_key)
 
+    current = {cid: [c["behavior"], c["behaviorClose"]] for cid, c in cases.items()}
+    if a.write_baseline:
+        rows = ["  %s: %s" % (json.dumps(cid), json.dumps(current[cid]))
+                for cid in sorted(current, key=case_key)]
+        with open(a.write_baseline, "w") as f:
+            f.write("{\n" + ",\n".join(rows) + "\n}\n")
+    changed = []
+    if a.baseline:
+        with open(a.baseline) as f:
+            baseline = json.load(f)
+        changed = sorted((cid for cid in current if cid in baseline and current[cid] != baseline[cid]),
+                         key=case_key)
+
     # timing per top-level section
     sec_ms = collections.Counter()
     sec_n = collections.Counter()
@@ -136,8 +155,16 @@ def main():
         print("MISSING from report (%d, peer died or connection refused?):\n%s"
               % (len(missing), fmt_ids(missing)))
 
-    n_bad = len(set(failed) | set(unimpl)) + len(missing)
-    n_ok = len(cases) - len(set(failed) | set(unimpl))
+    if changed:
+        print("DIFFERENT from the committed baseline %s (%d):" % (a.baseline, len(changed)))
+        for cid in changed:
+            print("    %-10s now %s / %s, baseline %s / %s" % ((cid,) + tuple(current[cid]) + tuple(baseline[cid])))
+    elif a.baseline:
+        print("every case matches the committed baseline %s" % a.baseline)
+
+    bad = set(failed) | set(unimpl) | set(changed)
+    n_bad = len(bad) + len(missing)
+    n_ok = len(cases) - len(bad)
     print("autobahn: %d passed, %d failed" % (n_ok, n_bad))
     return 1 if n_bad else 0
 
