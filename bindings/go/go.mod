@@ -1,0 +1,3 @@
+module rocwebsocket
+
+go 1.19

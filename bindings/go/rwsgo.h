@@ -1,0 +1,102 @@
+// Small C wrappers for the cgo side of the Go binding (static inline: each
+// cgo file that includes this gets its own copies).
+#ifndef ROCWEBSOCKET_GO_H
+#define ROCWEBSOCKET_GO_H
+
+#include <stdlib.h>
+#include <string.h>
+#include "rocwebsocket.h"
+
+// rws_last_error_message is per OS thread, and a goroutine may change
+// threads between two cgo calls: each wrapper reads the message in the same
+// C call as the failure, into malloc'd memory the Go side frees. Nothing is
+// passed in but C memory and plain values; the result comes back by value.
+typedef struct {
+	rws_result code;
+	size_t count;
+	char *msg;
+} rwsgo_res;
+
+static inline char *rwsgo_message(void) {
+	size_t n = rws_last_error_message(NULL, 0);
+	char *m = malloc(n + 1);
+	if (m != NULL) rws_last_error_message(m, n + 1);
+	return m;
+}
+
+static inline rwsgo_res rwsgo_done(rws_result r) {
+	rwsgo_res out = {r, 0, NULL};
+	if (r != RWS_OK) out.msg = rwsgo_message();
+	return out;
+}
+
+typedef struct {
+	rws_engine *engine;
+	char *msg;
+} rwsgo_start_res;
+
+static inline rwsgo_start_res rwsgo_start(const rws_engine_config *cfg) {
+	rwsgo_start_res out = {rws_engine_start_batched(cfg), NULL};
+	if (out.engine == NULL) out.msg = rwsgo_message();
+	return out;
+}
+
+static inline rwsgo_res rwsgo_poll(const rws_engine *e, rws_event *ev, size_t max, int32_t timeout_ms) {
+	size_t n = 0;
+	rwsgo_res out = rwsgo_done(rws_engine_poll_events(e, ev, max, timeout_ms, &n));
+	out.count = n;
+	return out;
+}
+
+static inline rwsgo_res rwsgo_send(const rws_engine *e, uint64_t c, uint8_t op, const uint8_t *d, size_t n) {
+	return rwsgo_done(rws_engine_send(e, c, op, d, n));
+}
+
+static inline rwsgo_res rwsgo_close(const rws_engine *e, uint64_t c, uint16_t code, const uint8_t *r, size_t n) {
+	return rwsgo_done(rws_engine_close(e, c, code, r, n));
+}
+
+static inline rwsgo_res rwsgo_broadcast(const rws_engine *e, uint8_t op, const uint8_t *d, size_t n) {
+	return rwsgo_done(rws_engine_broadcast(e, op, d, n));
+}
+
+static inline rwsgo_res rwsgo_publish(const rws_engine *e, const char *t, uint8_t op, const uint8_t *d, size_t n) {
+	return rwsgo_done(rws_engine_publish(e, t, op, d, n));
+}
+
+static inline rwsgo_res rwsgo_subscribe(const rws_engine *e, uint64_t c, const char *t, bool on) {
+	return rwsgo_done(rws_engine_subscribe(e, c, t, on));
+}
+
+static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint64_t tag) {
+	return rwsgo_done(rws_engine_connect(e, url, tag));
+}
+
+static inline rwsgo_res rwsgo_stop(const rws_engine *e, uint32_t grace_ms) {
+	return rwsgo_done(rws_engine_stop(e, grace_ms));
+}
+
+// The callback engine (rws_engine_start), used by the FFI-crossing benchmark
+// to compare a C->Go call per message with batches. rwsgoOnEvent is exported
+// from callback.go; `user` is a runtime/cgo.Handle value, not a Go pointer.
+extern void rwsgoOnEvent(uintptr_t user, rws_event *event);
+
+static inline void rwsgo_callback(void *user, rws_ctx *ctx, const rws_event *event) {
+	(void)ctx;
+	rwsgoOnEvent((uintptr_t)user, (rws_event *)event);
+}
+
+static inline rwsgo_start_res rwsgo_start_callbacks(const rws_engine_config *cfg, uintptr_t user) {
+	rws_callbacks cb;
+	memset(&cb, 0, sizeof cb);
+	cb.user = (void *)user;
+	cb.on_open = rwsgo_callback;
+	cb.on_message = rwsgo_callback;
+	cb.on_close = rwsgo_callback;
+	cb.on_error = rwsgo_callback;
+	rwsgo_start_res out = {rws_engine_start(cfg, &cb), NULL};
+	if (out.engine == NULL) out.msg = rwsgo_message();
+	return out;
+}
+
+#endif
