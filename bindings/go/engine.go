@@ -122,6 +122,10 @@ type Engine struct {
 	acceptQ      []*Conn
 	acceptNotify chan struct{}
 
+	// polls and polled count the poller's cgo calls and the events they
+	// carried (read by the benchmark once the poller has finished, or racy).
+	polls, polled uint64
+
 	done      chan struct{} // closed when the poller goroutine has finished
 	closeOnce sync.Once
 	closeErr  error
@@ -362,6 +366,8 @@ func (e *Engine) run() {
 		// Event data stays valid until the next poll, and only this goroutine
 		// polls: dispatch copies what it keeps before that.
 		n := int(r.count)
+		e.polls++
+		e.polled += uint64(n)
 		for i := 0; i < n; i++ {
 			e.dispatch(&evs[i])
 		}

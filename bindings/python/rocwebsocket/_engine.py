@@ -22,6 +22,7 @@ import asyncio
 import collections
 import ctypes
 import itertools
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence
@@ -35,8 +36,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Server", "Client"]
 
+log = logging.getLogger("rocwebsocket")
+
 _TYPES = tuple(EventType(i) for i in range(10))
 _SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
+
+
+def _guarded(fn: Any, *args: Any) -> None:
+    """Runs a Listener method; an exception is logged, not let out of the
+    batch drain (the batch's other events would be lost)."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("Listener.%s failed", getattr(fn, "__name__", "callback"))
 
 
 class _Gate:
@@ -241,7 +253,7 @@ class Engine:
         return self._count.value
 
     def _unpack(self, n: int) -> Iterator["tuple[int, int, int, int, int, int]"]:
-        return EVENT_STRUCT.iter_unpack(self._raw[: n * EVENT_STRUCT.size])  # type: ignore[return-value]
+        return EVENT_STRUCT.iter_unpack(self._raw[: n * EVENT_STRUCT.size])
 
     def poll(
         self,
@@ -403,6 +415,9 @@ class Engine:
                     view = _ffi.view_at(ptr, ln)
                     try:
                         listener.on_message(conn, _TYPES[t], view)
+                    except Exception:
+                        # Keep draining: the rest of the batch is gone after the next poll.
+                        log.exception("Listener.on_message failed")
                     finally:
                         view.release()  # the engine's bytes go away at the next poll
                 else:
@@ -416,7 +431,7 @@ class Engine:
                     self._try_close(cid, CloseCode.GOING_AWAY, "")
                     continue
                 if listener is not None:
-                    listener.on_open(conn)
+                    _guarded(listener.on_open, conn)
                 if fut is not None:
                     fut.set_result(conn)
                 elif listener is None:
@@ -429,14 +444,14 @@ class Engine:
                 reason = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
                 conn._closed(code, reason)
                 if listener is not None:
-                    listener.on_close(conn, CloseCode.code(code), reason)
+                    _guarded(listener.on_close, conn, CloseCode.code(code), reason)
             elif t == 9:  # CONNECT_ERROR
                 fut = self._dials.pop(tag, None)
                 message = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
                 if fut is not None and not fut.done():
                     fut.set_exception(ConnectError(message, tag))
                 elif listener is not None:
-                    listener.on_connect_error(tag, message)
+                    _guarded(listener.on_connect_error, tag, message)
             elif t == 8:  # DRAIN
                 conn = conns.get(cid)
                 if conn is not None:

@@ -365,7 +365,7 @@ def close_code_name(code: int) -> str:
     return lib.rws_close_code_name(code).decode()  # type: ignore[no-any-return]
 
 
-def _strings(items: Sequence[str]) -> "tuple[object, int]":
+def _strings(items: Sequence[str]) -> "tuple[Optional[ctypes.Array[c_char_p]], int]":
     if not items:
         return None, 0
     arr = (c_char_p * len(items))(*(s.encode() for s in items))
