@@ -4,7 +4,9 @@
 #   1. formatting and lints (rustfmt, clippy -D warnings)
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
 #      integration tests of the mio engine
-#   3. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#   3. the NEON unmasking kernel compiled for aarch64 and its tests run under
+#      qemu-user (scripts/check-neon.sh; installs Debian's cross tools)
+#   4. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
 #      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
 #      virtualenv on first use (scripts/install-autobahn.sh)
 #
@@ -26,6 +28,9 @@ cargo build --release --quiet --bins
 step "cargo test"
 cargo test --quiet 2>&1 | tee target/cargo-test.log
 grep -q "test result: ok" target/cargo-test.log
+
+step "NEON kernel: built for aarch64 and tested under qemu-user"
+bash scripts/check-neon.sh
 
 step "Autobahn: fuzzingclient against rocws serve"
 bash scripts/autobahn.sh server "$PWD/target/release/rocws serve --threads 1" 9001

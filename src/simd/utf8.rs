@@ -45,11 +45,12 @@ impl std::error::Error for Utf8Error {}
 
 /// Validates `bytes` as complete UTF-8 text.
 ///
-/// Uses `simdutf8`'s fastest checker; only on failure is the input scanned
+/// Uses `simdutf8`'s fastest checker (after a word-wise ASCII check for
+/// inputs under 256 bytes); only on failure is the input scanned
 /// again to tell [`Utf8Error::Incomplete`] (valid text cut short at the end)
 /// from [`Utf8Error::Invalid`].
 pub fn validate(bytes: &[u8]) -> Result<(), Utf8Error> {
-    if simdutf8::basic::from_utf8(bytes).is_ok() {
+    if is_valid_fast(bytes) {
         return Ok(());
     }
     match simdutf8::compat::from_utf8(bytes) {
@@ -57,6 +58,34 @@ pub fn validate(bytes: &[u8]) -> Result<(), Utf8Error> {
         Err(e) if e.error_len().is_none() => Err(Utf8Error::Incomplete),
         Err(_) => Err(Utf8Error::Invalid),
     }
+}
+
+/// Inputs shorter than this are first checked for pure ASCII a word at a
+/// time: for short messages that is several times cheaper than simdutf8's
+/// setup and tail handling.
+const SHORT_ASCII_MAX: usize = 256;
+
+/// Whether `bytes` is complete, valid UTF-8 (yes/no only).
+#[inline]
+fn is_valid_fast(bytes: &[u8]) -> bool {
+    (bytes.len() < SHORT_ASCII_MAX && is_ascii_words(bytes))
+        || simdutf8::basic::from_utf8(bytes).is_ok()
+}
+
+/// Whether every byte is ASCII, ORing 8-byte words (no early exit: meant for
+/// short inputs, where a branch per word costs more than it saves).
+#[inline]
+fn is_ascii_words(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for w in &mut words {
+        acc |= u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    }
+    let mut rest = 0u8;
+    for &b in words.remainder() {
+        rest |= b;
+    }
+    acc & 0x8080_8080_8080_8080 == 0 && rest < 0x80
 }
 
 /// Marks a validator that has seen invalid input (in `Utf8Validator::len`).
@@ -157,7 +186,7 @@ impl Utf8Validator {
         // `body` is followed by `tail` (starting with a lead byte) or is the
         // end of the chunk: a sequence cut short at its end is never valid,
         // so the fast checker's plain yes/no is exactly the answer.
-        if simdutf8::basic::from_utf8(body).is_err() {
+        if !is_valid_fast(body) {
             return Err(Utf8Error::Invalid);
         }
         if !tail.is_empty() {
@@ -467,6 +496,28 @@ mod tests {
             }
             let all: Vec<usize> = (1..s.len()).collect();
             check_split(&s, &all);
+        }
+    }
+
+    #[test]
+    fn ascii_precheck_every_position() {
+        for len in (0..=70).chain([127, 128, 129, 255, 256, 257]) {
+            let mut s = vec![b'z'; len];
+            assert!(is_ascii_words(&s));
+            assert_eq!(validate(&s), Ok(()));
+            for i in 0..len {
+                s[i] = 0x80;
+                assert!(!is_ascii_words(&s));
+                assert_eq!(validate(&s), Err(Utf8Error::Invalid));
+                s[i] = 0xC3;
+                let want = if i + 1 == len {
+                    Err(Utf8Error::Incomplete)
+                } else {
+                    Err(Utf8Error::Invalid)
+                };
+                assert_eq!(validate(&s), want);
+                s[i] = b'z';
+            }
         }
     }
 
