@@ -180,12 +180,13 @@ titles = {
     "fanout": "fan-out 64 B, 1 publisher -> 1000 receivers, depth 1 (deliveries/s)",
 }
 print()
-print("medians; x rocws = peer / rocws (msgs/s: higher is better; CPU/msg: lower is better)")
+print("medians; x rocws = peer / rocws (msgs/s: higher is better; CPU/msg: lower is better);")
+print("srv/cli CPU % = share of one core used by the server / by rocws bench (near 100: that side was the limit)")
 for case in cases:
     print()
     print(f"## {titles.get(case, case)}")
-    print(f"| {'server':<17} | {'msgs/s':>11} | {'x rocws':>7} | {'p50 µs':>9} | {'p99 µs':>9} | {'srv CPU µs/msg':>14} | {'x rocws':>7} | {'srv CPU %':>9} | errors | runs |")
-    print(f"|{'-'*19}|{'-'*13}|{'-'*9}|{'-'*11}|{'-'*11}|{'-'*16}|{'-'*9}|{'-'*11}|--------|------|")
+    print(f"| {'server':<17} | {'msgs/s':>11} | {'x rocws':>7} | {'p50 µs':>9} | {'p99 µs':>9} | {'srv CPU µs/msg':>14} | {'x rocws':>7} | {'srv CPU %':>9} | {'cli CPU %':>9} | errors | runs |")
+    print(f"|{'-'*19}|{'-'*13}|{'-'*9}|{'-'*11}|{'-'*11}|{'-'*16}|{'-'*9}|{'-'*11}|{'-'*11}|--------|------|")
     base_rate = med(case, "rocws", "msgs_per_sec")
     base_cpu = med(case, "rocws", "server_cpu_us_per_msg")
     for server in servers:
@@ -196,7 +197,7 @@ for case in cases:
         ratio = lambda a, b: "-" if a is None or not b else f"{a / b:.2f}"
         print(f"| {server:<17} | {fmt(rate):>11} | {ratio(rate, base_rate):>7} | "
               f"{fmt(med(case, server, 'p50_us'), 1):>9} | {fmt(med(case, server, 'p99_us'), 1):>9} | "
-              f"{fmt(cpu, 3):>14} | {ratio(cpu, base_cpu):>7} | {fmt(med(case, server, 'server_cpu_pct'), 0):>9} | "
+              f"{fmt(cpu, 3):>14} | {ratio(cpu, base_cpu):>7} | {fmt(med(case, server, 'server_cpu_pct'), 0):>9} | {fmt(med(case, server, 'client_cpu_pct'), 0):>9} | "
               f"{errors:>6} | {len(ok)}/{len(runs.get((case, server), []))} |")
 if loads:
     print()

@@ -156,4 +156,6 @@ fn feed_from_a_feed_server() {
     check(&fields, "feed");
     assert_eq!(fields["p50_us"], "na");
     assert!(number(&fields, "mb_per_sec") > 0.0);
+    let fields = bench(&server, &["--mode", "feed", "--conns", "2", "--engine"]);
+    check(&fields, "feed");
 }

@@ -12,6 +12,7 @@
 //! over the whole run. CPU time (server from `/proc/PID/stat`, this process
 //! from `getrusage`) is sampled at the window's two ends.
 
+mod engine_feed;
 mod load;
 mod payload;
 
@@ -30,6 +31,8 @@ pub const USAGE: &str =
                                    fanout: connection 0 publishes, every connection (itself too)
                                    receives; the server must relay to all (rocws serve --broadcast)
                                    feed: only receive what the server pushes (rocws serve --feed 0)
+      --engine                     feed mode: receive through the net engine's client (one
+                                   event-loop thread, a Handler) instead of the bench's own loop
       --conns N                    connections (default 100)
       --size BYTES                 message payload (default 20; fanout needs 16 or more)
       --depth D                    messages in flight per connection (default 1); in fanout mode,
@@ -49,6 +52,7 @@ struct Options {
     plan: Plan,
     server_pid: Option<u32>,
     pin: Vec<usize>,
+    engine: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -60,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let (mut duration, mut warmup) = (10.0f64, 2.0f64);
     let mut server_pid = None;
     let mut pin = Vec::new();
+    let mut engine = false;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -79,6 +84,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--depth" => depth = super::number(next()?, flag)?,
             "--rate" => rate = Some(super::number::<f64>(next()?, flag)?),
             "--text" => text = true,
+            "--engine" => engine = true,
             "--binary" => text = false,
             "--duration" => duration = super::number(next()?, flag)?,
             "--warmup" => warmup = super::number(next()?, flag)?,
@@ -108,6 +114,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "fanout messages carry a sequence number and a timestamp: --size {} or more",
             payload::HEADER_LEN
         ));
+    }
+    if engine && mode != Mode::Feed {
+        return Err("--engine is for --mode feed".into());
     }
     if size == 0 && mode == Mode::Echo {
         return Err("--size must be at least 1".into());
@@ -144,6 +153,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         plan,
         server_pid,
         pin,
+        engine,
     })
 }
 
@@ -244,6 +254,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         plan.warmup,
         plan.duration,
     );
+    if options.engine {
+        return bench_engine_feed(&options.url, &plan, options.server_pid);
+    }
     let began = Instant::now();
     let threads: Vec<_> = (0..plan.threads)
         .map(|t| {
@@ -292,6 +305,32 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     let (first, last) = cpu.expect("sampled when nothing failed");
     report(&plan, &tally, &first, &last);
+    Ok(())
+}
+
+/// `--mode feed --engine`: the same window and report, through the net engine's client.
+fn bench_engine_feed(url: &str, plan: &Plan, server_pid: Option<u32>) -> Result<(), String> {
+    let began = Instant::now();
+    let feed = engine_feed::EngineFeed::connect(url, plan.conns)?;
+    let start = Instant::now();
+    println!(
+        "  {} connections open through the engine in {:.1} ms",
+        plan.conns,
+        (start - began).as_secs_f64() * 1e3
+    );
+    sleep_until(start + plan.warmup);
+    let first = sample(server_pid)?;
+    let (m0, b0) = feed.snapshot();
+    sleep_until(start + plan.warmup + plan.duration);
+    let last = sample(server_pid)?;
+    let (m1, b1) = feed.snapshot();
+    let mut tally = Tally::new();
+    tally.messages = m1 - m0;
+    tally.bytes = b1 - b0;
+    let counts = feed.counts.clone();
+    feed.stop();
+    tally.errors = counts.errors.load(std::sync::atomic::Ordering::Relaxed);
+    report(plan, &tally, &first, &last);
     Ok(())
 }
 
