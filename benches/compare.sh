@@ -35,7 +35,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-9300}
 SERVERS=${SERVERS:-"rocws fastwebsockets tokio-tungstenite libwebsockets"}
-CASES=${CASES:-"d1 d64 d64-text latency 16k fanout"}
+CASES=${CASES:-"d1 d64 d64-text latency 16k fanout fanout16"}
 OUT=${OUT:-target/compare/results.tsv}
 
 ROCWS=${ROCWS_BIN:-target/release/rocws}
@@ -56,7 +56,7 @@ build() {
 }
 
 # case -> "server kind (echo|broadcast)" and rocws bench options
-case_kind() { [[ $1 == fanout ]] && echo broadcast || echo echo; }
+case_kind() { [[ $1 == fanout* ]] && echo broadcast || echo echo; }
 case_args() {
     case $1 in
         d1) echo "--conns 100 --size 20 --depth 1" ;;
@@ -65,6 +65,7 @@ case_args() {
         latency) echo "--conns 1 --size 20 --depth 1" ;;
         16k) echo "--conns 100 --size 16384 --depth 4" ;;
         fanout) echo "--mode fanout --conns 1000 --size 64 --depth 1" ;;
+        fanout16) echo "--mode fanout --conns 1000 --size 64 --depth 16" ;;
         *) echo "unknown case $1" >&2; exit 2 ;;
     esac
 }

@@ -47,8 +47,14 @@ impl Stream {
         Ok(n)
     }
 
-    /// Writes from several slices at once.
+    /// Writes from several slices at once (a plain write for one slice).
     pub fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let [one] = bufs {
+            return match self {
+                Stream::Tcp(s) => s.write(one),
+                Stream::Unix(s) => s.write(one),
+            };
+        }
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
