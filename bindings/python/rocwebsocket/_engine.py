@@ -267,7 +267,7 @@ class Engine:
 
         Returns at most ``max_events`` (default and cap: ``batch_size``)
         events, in one C call when any are ready; an empty list on timeout, or
-        once the engine has stopped and every event was taken.
+        once the engine has stopped and every event was taken (or was freed).
 
         With ``copy=False`` each event's ``data`` is a zero-copy ``memoryview``
         valid until the next ``poll`` on this engine (it is released then).
@@ -283,7 +283,10 @@ class Engine:
                 wait = _SLICE_MS
             else:
                 wait = int(max(0.0, min(deadline - time.monotonic(), _SLICE_MS / 1000)) * 1000)
-            gate.enter(wait=True)  # waits out a concurrent stop(), then drains
+            try:
+                gate.enter(wait=True)  # waits out a concurrent stop(), then drains
+            except StoppedError:
+                return []  # freed meanwhile: nothing more will come
             try:
                 n = self._poll_raw(n_max, wait)
                 if n:

@@ -50,3 +50,17 @@ def test_close_code_enum() -> None:
     assert CloseCode.code(1001) is CloseCode.GOING_AWAY
     assert CloseCode.code(4001) == 4001
     assert CloseCode.describe(1009) == "message too big"
+
+
+def test_events_loop_in_a_thread_ends_on_free() -> None:
+    import threading
+
+    from rocwebsocket import Server
+
+    server = Server(threads=1)
+    seen = []
+    t = threading.Thread(target=lambda: seen.extend(server.events(timeout=None)))
+    t.start()
+    server.free()  # stop (1 s grace) and free while the loop polls
+    t.join(5)
+    assert not t.is_alive()
