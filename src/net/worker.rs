@@ -709,20 +709,6 @@ impl<H: Handler> Worker<H> {
             {
                 self.with_conn(slot, |h, conn| h.on_drain(conn));
             }
-        } else if buffered > self.config.limits.max_buffered && !c.over_limit {
-            c.over_limit = true;
-            match self.config.limits.backpressure {
-                BackpressurePolicy::Drop => {
-                    c.report = Some(Box::new((
-                        CloseCode::POLICY_VIOLATION,
-                        "slow consumer".to_owned(),
-                    )));
-                    let _ = c.ws.close(CloseCode::POLICY_VIOLATION, "slow consumer");
-                }
-                BackpressurePolicy::Notify => {
-                    self.with_conn(slot, |h, conn| h.on_backpressure(conn, buffered));
-                }
-            }
         }
         let Some(c) = self.conns.get(slot) else {
             return;
@@ -736,6 +722,34 @@ impl<H: Handler> Worker<H> {
         }
         if self.conns.contains(slot) {
             self.after_activity(slot);
+        }
+    }
+
+    /// Applies the backpressure policy once a connection's queue passes the
+    /// cap. Runs wherever sends land (after every activity), not only when a
+    /// write is attempted: a peer that never reads never makes its socket
+    /// writable again.
+    fn check_backpressure(&mut self, slot: usize) {
+        let c = &mut self.conns[slot];
+        let buffered = c.ws.buffered_amount();
+        if buffered <= self.config.limits.max_buffered
+            || c.over_limit
+            || !matches!(c.phase, Phase::Open)
+        {
+            return;
+        }
+        c.over_limit = true;
+        match self.config.limits.backpressure {
+            BackpressurePolicy::Drop => {
+                c.report = Some(Box::new((
+                    CloseCode::POLICY_VIOLATION,
+                    "slow consumer".to_owned(),
+                )));
+                let _ = c.ws.close(CloseCode::POLICY_VIOLATION, "slow consumer");
+            }
+            BackpressurePolicy::Notify => {
+                self.with_conn(slot, |h, conn| h.on_backpressure(conn, buffered));
+            }
         }
     }
 
@@ -771,6 +785,7 @@ impl<H: Handler> Worker<H> {
     // ---- timers ----
 
     fn after_activity(&mut self, slot: usize) {
+        self.check_backpressure(slot);
         let c = &mut self.conns[slot];
         if matches!(c.phase, Phase::Open)
             && c.ws.close_state() != CloseState::Open
