@@ -4,9 +4,12 @@
 #   1. formatting and lints (rustfmt, clippy -D warnings)
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
 #      integration tests of the mio engine
-#   3. the NEON unmasking kernel compiled for aarch64 and its tests run under
+#   3. the Python binding's pytest suite and the Go binding's go test -race
+#      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
+#      Debian's golang-go when go is missing)
+#   4. the NEON unmasking kernel compiled for aarch64 and its tests run under
 #      qemu-user (scripts/check-neon.sh; installs Debian's cross tools)
-#   4. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#   5. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
 #      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
 #      virtualenv on first use (scripts/install-autobahn.sh)
 #
@@ -28,6 +31,12 @@ cargo build --release --quiet --bins
 step "cargo test"
 cargo test --quiet 2>&1 | tee target/cargo-test.log
 grep -q "test result: ok" target/cargo-test.log
+
+step "Python binding (pytest, ctypes over the C ABI)"
+bash scripts/test-python.sh
+
+step "Go binding (go vet, go test -race, cgo over the C ABI)"
+bash scripts/test-go.sh
 
 step "NEON kernel: built for aarch64 and tested under qemu-user"
 bash scripts/check-neon.sh
