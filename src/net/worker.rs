@@ -9,7 +9,7 @@
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::client::{ConnectRequest, Target};
+use super::client::ConnectRequest;
 use super::config::{BackpressurePolicy, Config};
 use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
@@ -28,6 +28,9 @@ use super::topics::Topics;
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake, HandshakeError};
 use crate::proto::{CloseCode, CloseState, Connection, Event, Role};
+
+mod commands;
+mod connect;
 
 pub(crate) const WAKER: Token = Token(usize::MAX);
 /// Tokens below this are listeners; connection tokens are `CONN_BASE + slot`.
@@ -880,243 +883,6 @@ impl<H: Handler> Worker<H> {
                     self.mark_dirty(slot);
                 }
             }
-        }
-    }
-
-    // ---- commands from other threads ----
-
-    fn run_commands(&mut self) {
-        self.handle.shared.workers[self.index]
-            .woken
-            .store(false, Ordering::Release);
-        loop {
-            let command = match self.commands.try_recv() {
-                Ok(c) => c,
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => return,
-            };
-            match command {
-                Command::Send(id, message) => {
-                    if let Some(slot) = self.slot_of(id) {
-                        self.lend_write_buffer(slot);
-                        let c = &mut self.conns[slot];
-                        if matches!(c.phase, Phase::Open) {
-                            let opcode = message.opcode();
-                            let _ = c.ws.send_bytes(opcode, message.into_bytes());
-                            self.mark_dirty(slot);
-                        }
-                    }
-                }
-                Command::Close(id, code, reason) => {
-                    if let Some(slot) = self.slot_of(id) {
-                        if matches!(self.conns[slot].phase, Phase::Open) {
-                            let _ = self.conns[slot].ws.close(code, &reason);
-                            self.after_activity(slot);
-                        }
-                    }
-                }
-                Command::Broadcast {
-                    frame,
-                    topic,
-                    except,
-                } => self.broadcast(&frame, topic.as_deref(), except),
-                Command::Connect(request) => self.start_connect(request, 0),
-                Command::Subscribe(id, topic, subscribe) => {
-                    if let Some(slot) = self.slot_of(id) {
-                        let c = &mut self.conns[slot];
-                        let mut conn = Conn {
-                            id,
-                            ws: &mut c.ws,
-                            topics: &mut self.topics,
-                            subscriptions: &mut c.subscriptions,
-                            handle: &self.handle,
-                        };
-                        if subscribe {
-                            conn.subscribe(&topic);
-                        } else {
-                            conn.unsubscribe(&topic);
-                        }
-                    }
-                }
-                Command::Stop(deadline) => self.begin_stop(deadline),
-            }
-        }
-    }
-
-    /// Queues one shared frame on every open server connection (or every
-    /// subscriber of `topic`) of this thread, without allocating per target.
-    fn broadcast(&mut self, frame: &bytes::Bytes, topic: Option<&str>, except: Option<ConnId>) {
-        let index = self.index;
-        let Worker {
-            conns,
-            topics,
-            dirty,
-            ..
-        } = self;
-        let mut queue = |slot: usize, c: &mut Slot| {
-            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
-                return;
-            }
-            if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
-            {
-                c.dirty = true;
-                dirty.push(slot);
-            }
-        };
-        match topic {
-            Some(topic) => {
-                for id in topics.subscribers(topic) {
-                    match conns.get_mut(id.slot()) {
-                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
-                            queue(id.slot(), c)
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            None => {
-                for (slot, c) in conns.iter_mut() {
-                    if c.ws.role() == Role::Server {
-                        queue(slot, c);
-                    }
-                }
-            }
-        }
-    }
-
-    fn begin_stop(&mut self, deadline: Instant) {
-        self.stop_deadline = Some(deadline);
-        for mut l in std::mem::take(&mut self.listeners) {
-            l.deregister(&self.poll);
-        }
-        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for slot in slots {
-            let c = &mut self.conns[slot];
-            match c.phase {
-                Phase::Open => {
-                    if c.ws.close_state() == CloseState::Open {
-                        let _ = c.ws.close(CloseCode::GOING_AWAY, "shutting down");
-                    }
-                    self.after_activity(slot);
-                }
-                Phase::Rejecting | Phase::Linger => {}
-                _ => self.remove(slot),
-            }
-        }
-    }
-
-    // ---- clients ----
-
-    fn start_connect(&mut self, request: Box<ConnectRequest>, attempt: usize) {
-        if self.stop_deadline.is_some() {
-            let e = io::Error::new(io::ErrorKind::NotConnected, "the engine is stopping");
-            return self.handler.on_connect_error(request.options.tag, &e);
-        }
-        let stream = match &request.target {
-            Target::Tcp(addrs) => match addrs.get(attempt) {
-                Some(addr) => mio::net::TcpStream::connect(*addr).map(Stream::Tcp),
-                None => Err(io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    "no address answered",
-                )),
-            },
-            Target::Unix(path) => mio::net::UnixStream::connect(path).map(Stream::Unix),
-        };
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => return self.retry_or_fail(request, attempt, e),
-        };
-        self.handle
-            .shared
-            .connections
-            .fetch_add(1, Ordering::Relaxed);
-        let tag = request.options.tag;
-        let mut slot = Slot::new(
-            stream,
-            Role::Client,
-            &self.config,
-            Phase::Connecting(request, attempt),
-            self.now,
-        );
-        slot.tag = tag;
-        self.insert(slot, Interest::READABLE | Interest::WRITABLE);
-    }
-
-    fn retry_or_fail(&mut self, request: Box<ConnectRequest>, attempt: usize, error: io::Error) {
-        let more = matches!(&request.target, Target::Tcp(a) if attempt + 1 < a.len());
-        if more {
-            self.start_connect(request, attempt + 1);
-        } else {
-            self.handler.on_connect_error(request.options.tag, &error);
-        }
-    }
-
-    fn finish_connect(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        let error = match c.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => None,
-        };
-        if let Some(error) = error {
-            return self.connect_failed(slot, error);
-        }
-        if !c.stream.is_connected() {
-            return; // Spurious wake-up: still connecting.
-        }
-        let _ = c.stream.set_nodelay();
-        let Phase::Connecting(request, _) = std::mem::replace(&mut c.phase, Phase::ServerHandshake)
-        else {
-            return;
-        };
-        let protocols: Vec<&str> = request
-            .options
-            .protocols
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let headers: Vec<(&str, &str)> = request
-            .options
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let mut out = Vec::new();
-        match ClientHandshake::write_request(
-            &mut out,
-            &request.url.host_header(),
-            &request.url.path,
-            &protocols,
-            &headers,
-        ) {
-            Ok(hs) => {
-                c.ws.queue_handshake_bytes(&out);
-                c.phase = Phase::ClientHandshake(Box::new((hs, request.url.path.clone())));
-                self.mark_dirty(slot);
-                // The answer may already be there.
-                self.read_handshake(slot);
-            }
-            Err(e) => {
-                c.phase = Phase::Connecting(request, usize::MAX);
-                self.connect_failed(
-                    slot,
-                    io::Error::new(io::ErrorKind::InvalidInput, e.to_string()),
-                );
-            }
-        }
-    }
-
-    /// A client connection failed before opening: try the next address, or report.
-    fn connect_failed(&mut self, slot: usize, error: io::Error) {
-        let c = self.conns.remove(slot);
-        let _ = self.poll.registry().deregister(&mut { c.stream });
-        self.handle
-            .shared
-            .connections
-            .fetch_sub(1, Ordering::Relaxed);
-        match c.phase {
-            Phase::Connecting(request, attempt) if attempt != usize::MAX => {
-                self.retry_or_fail(request, attempt, error)
-            }
-            _ => self.handler.on_connect_error(c.tag, &error),
         }
     }
 

@@ -1,0 +1,137 @@
+//! Commands from other threads (sends, closes, broadcasts, subscriptions,
+//! connects, stop), run on the worker that owns the connections.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::TryRecvError;
+use std::time::Instant;
+
+use super::{Phase, Slot, Worker};
+use crate::net::handle::Command;
+use crate::net::handler::{Conn, ConnId, Handler};
+use crate::proto::{CloseCode, CloseState, Role};
+
+impl<H: Handler> Worker<H> {
+    pub(super) fn run_commands(&mut self) {
+        self.handle.shared.workers[self.index]
+            .woken
+            .store(false, Ordering::Release);
+        loop {
+            let command = match self.commands.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => return,
+            };
+            match command {
+                Command::Send(id, message) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.lend_write_buffer(slot);
+                        let c = &mut self.conns[slot];
+                        if matches!(c.phase, Phase::Open) {
+                            let opcode = message.opcode();
+                            let _ = c.ws.send_bytes(opcode, message.into_bytes());
+                            self.mark_dirty(slot);
+                        }
+                    }
+                }
+                Command::Close(id, code, reason) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        if matches!(self.conns[slot].phase, Phase::Open) {
+                            let _ = self.conns[slot].ws.close(code, &reason);
+                            self.after_activity(slot);
+                        }
+                    }
+                }
+                Command::Broadcast {
+                    frame,
+                    topic,
+                    except,
+                } => self.broadcast(&frame, topic.as_deref(), except),
+                Command::Connect(request) => self.start_connect(request, 0),
+                Command::Subscribe(id, topic, subscribe) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        let c = &mut self.conns[slot];
+                        let mut conn = Conn {
+                            id,
+                            ws: &mut c.ws,
+                            topics: &mut self.topics,
+                            subscriptions: &mut c.subscriptions,
+                            handle: &self.handle,
+                        };
+                        if subscribe {
+                            conn.subscribe(&topic);
+                        } else {
+                            conn.unsubscribe(&topic);
+                        }
+                    }
+                }
+                Command::Stop(deadline) => self.begin_stop(deadline),
+            }
+        }
+    }
+
+    /// Queues one shared frame on every open server connection (or every
+    /// subscriber of `topic`) of this thread, without allocating per target.
+    pub(super) fn broadcast(
+        &mut self,
+        frame: &bytes::Bytes,
+        topic: Option<&str>,
+        except: Option<ConnId>,
+    ) {
+        let index = self.index;
+        let Worker {
+            conns,
+            topics,
+            dirty,
+            ..
+        } = self;
+        let mut queue = |slot: usize, c: &mut Slot| {
+            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
+                return;
+            }
+            if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
+            {
+                c.dirty = true;
+                dirty.push(slot);
+            }
+        };
+        match topic {
+            Some(topic) => {
+                for id in topics.subscribers(topic) {
+                    match conns.get_mut(id.slot()) {
+                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
+                            queue(id.slot(), c)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                for (slot, c) in conns.iter_mut() {
+                    if c.ws.role() == Role::Server {
+                        queue(slot, c);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn begin_stop(&mut self, deadline: Instant) {
+        self.stop_deadline = Some(deadline);
+        for mut l in std::mem::take(&mut self.listeners) {
+            l.deregister(&self.poll);
+        }
+        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for slot in slots {
+            let c = &mut self.conns[slot];
+            match c.phase {
+                Phase::Open => {
+                    if c.ws.close_state() == CloseState::Open {
+                        let _ = c.ws.close(CloseCode::GOING_AWAY, "shutting down");
+                    }
+                    self.after_activity(slot);
+                }
+                Phase::Rejecting | Phase::Linger => {}
+                _ => self.remove(slot),
+            }
+        }
+    }
+}
