@@ -6,7 +6,7 @@ use std::ffi::c_char;
 
 use bytes::Bytes;
 
-use super::{bytes, check_null, fail, guard, rws_result};
+use super::{bytes, check_null, close_reason, fail, guard, rws_result};
 use crate::proto::close::CloseCode;
 use crate::proto::frame::{self, OpCode, Role};
 use crate::proto::{ConnConfig, Connection, Event, SendError};
@@ -706,12 +706,10 @@ pub unsafe extern "C" fn rws_conn_close(
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(c);
         // SAFETY: per the contract above.
-        let (c, reason) = unsafe { (&mut *c, bytes(reason, reason_len)) };
-        let Some(reason) = reason else {
-            return fail(rws_result::RWS_ERR_NULL, "reason is NULL");
-        };
-        let Ok(reason) = std::str::from_utf8(reason) else {
-            return fail(rws_result::RWS_ERR_UTF8, "close reason is not UTF-8");
+        let (c, reason) = unsafe { (&mut *c, close_reason(reason, reason_len)) };
+        let reason = match reason {
+            Ok(r) => r,
+            Err(e) => return e,
         };
         send_result(c.conn.close(CloseCode(code), reason))
     })

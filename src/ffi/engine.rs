@@ -13,7 +13,7 @@ use super::codec::{
     conn_config, rws_conn_config, rws_event, rws_event_type, send_on, RWS_OPCODE_BINARY,
     RWS_OPCODE_TEXT,
 };
-use super::{bytes, c_str, check_null, fail, guard, rws_result};
+use super::{bytes, c_str, check_null, close_reason, fail, guard, rws_result};
 use crate::net::{
     BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, HandleError,
     Handler, Message, OpenInfo,
@@ -343,11 +343,9 @@ pub unsafe extern "C" fn rws_ctx_close(
     guard(rws_result::RWS_ERR_PANIC, || {
         let ctx = ctx_mut!(ctx);
         // SAFETY: per the contract above.
-        let Some(reason) = (unsafe { bytes(reason, reason_len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "reason is NULL");
-        };
-        let Ok(reason) = std::str::from_utf8(reason) else {
-            return fail(rws_result::RWS_ERR_UTF8, "reason is not UTF-8");
+        let reason = match unsafe { close_reason(reason, reason_len) } {
+            Ok(r) => r,
+            Err(e) => return e,
         };
         match ctx.conn.close(CloseCode(code), reason) {
             Ok(()) => rws_result::RWS_OK,
@@ -795,11 +793,9 @@ pub unsafe extern "C" fn rws_engine_close(
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = engine_ref!(e);
         // SAFETY: per the contract above.
-        let Some(reason) = (unsafe { bytes(reason, reason_len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "reason is NULL");
-        };
-        let Ok(reason) = std::str::from_utf8(reason) else {
-            return fail(rws_result::RWS_ERR_UTF8, "reason is not UTF-8");
+        let reason = match unsafe { close_reason(reason, reason_len) } {
+            Ok(r) => r,
+            Err(e) => return e,
         };
         if reason.len() > 123 {
             return fail(

@@ -113,6 +113,19 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     }
 }
 
+/// A close reason from a pointer and a length: UTF-8, NULL allowed when empty.
+///
+/// # Safety
+/// As for [`bytes`].
+pub(crate) unsafe fn close_reason<'a>(ptr: *const u8, len: usize) -> Result<&'a str, rws_result> {
+    // SAFETY: the caller's contract is the one `bytes` needs.
+    let Some(reason) = (unsafe { bytes(ptr, len) }) else {
+        return Err(fail(rws_result::RWS_ERR_NULL, "reason is NULL"));
+    };
+    std::str::from_utf8(reason)
+        .map_err(|_| fail(rws_result::RWS_ERR_UTF8, "close reason is not UTF-8"))
+}
+
 /// A UTF-8 string from a NUL-terminated C string.
 ///
 /// # Safety

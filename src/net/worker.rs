@@ -153,6 +153,22 @@ impl Slot {
     }
 }
 
+/// The per-callback view of a connection handed to the handler.
+fn lend_conn<'a>(
+    id: ConnId,
+    c: &'a mut Slot,
+    topics: &'a mut Topics,
+    handle: &'a Handle,
+) -> Conn<'a> {
+    Conn {
+        id,
+        ws: &mut c.ws,
+        topics,
+        subscriptions: &mut c.subscriptions,
+        handle,
+    }
+}
+
 pub(crate) struct Worker<H: Handler> {
     index: usize,
     poll: Poll,
@@ -463,13 +479,7 @@ impl<H: Handler> Worker<H> {
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
         while let Some(event) = c.ws.next_event() {
-            let mut conn = Conn {
-                id,
-                ws: &mut c.ws,
-                topics: &mut self.topics,
-                subscriptions: &mut c.subscriptions,
-                handle: &self.handle,
-            };
+            let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
                 Event::Binary(data) => self.handler.on_message(&mut conn, Message::Binary(data)),
@@ -620,13 +630,7 @@ impl<H: Handler> Worker<H> {
         c.phase = Phase::Open;
         c.opened = true;
         c.last_rx = self.now;
-        let mut conn = Conn {
-            id,
-            ws: &mut c.ws,
-            topics: &mut self.topics,
-            subscriptions: &mut c.subscriptions,
-            handle: &self.handle,
-        };
+        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
         self.handler.on_open(&mut conn, info);
         // Frames that arrived with the handshake.
         self.dispatch(slot);
@@ -760,13 +764,7 @@ impl<H: Handler> Worker<H> {
         self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
-        let mut conn = Conn {
-            id,
-            ws: &mut c.ws,
-            topics: &mut self.topics,
-            subscriptions: &mut c.subscriptions,
-            handle: &self.handle,
-        };
+        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
         f(&mut self.handler, &mut conn);
     }
 

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 
-use super::{Phase, Slot, Worker};
+use super::{lend_conn, Phase, Slot, Worker};
 use crate::net::handle::Command;
-use crate::net::handler::{Conn, ConnId, Handler};
+use crate::net::handler::{ConnId, Handler};
 use crate::proto::{CloseCode, CloseState, Role};
 
 impl<H: Handler> Worker<H> {
@@ -49,13 +49,7 @@ impl<H: Handler> Worker<H> {
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
-                        let mut conn = Conn {
-                            id,
-                            ws: &mut c.ws,
-                            topics: &mut self.topics,
-                            subscriptions: &mut c.subscriptions,
-                            handle: &self.handle,
-                        };
+                        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {
