@@ -6,7 +6,7 @@ use std::ffi::c_char;
 
 use bytes::Bytes;
 
-use super::{bytes, check_null, close_reason, fail, guard, rws_result};
+use super::{check_null, close_reason, fail, guard, rws_result, slice_arg};
 use crate::proto::close::CloseCode;
 use crate::proto::frame::{self, OpCode, Role};
 use crate::proto::{ConnConfig, Connection, Event, SendError};
@@ -202,10 +202,7 @@ pub unsafe extern "C" fn rws_mask(
 #[no_mangle]
 pub unsafe extern "C" fn rws_utf8_validate(data: *const u8, len: usize) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         match crate::simd::utf8::validate(data) {
             Ok(()) => rws_result::RWS_OK,
             Err(e) => fail(rws_result::RWS_ERR_UTF8, e.to_string()),
@@ -252,10 +249,8 @@ pub unsafe extern "C" fn rws_utf8_validator_feed(
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(v);
         // SAFETY: per the contract above.
-        let (v, data) = unsafe { (&mut *v, bytes(data, len)) };
-        let Some(data) = data else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let v = unsafe { &mut *v };
+        let data = slice_arg!(data, len);
         match v.0.feed(data) {
             Ok(()) => rws_result::RWS_OK,
             Err(e) => fail(rws_result::RWS_ERR_UTF8, e.to_string()),
@@ -348,10 +343,7 @@ pub unsafe extern "C" fn rws_frame_parse_header(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(out);
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         let receiver = match role(receiver) {
             Ok(r) => r,
             Err(e) => return e,
@@ -580,10 +572,8 @@ pub unsafe extern "C" fn rws_conn_feed(
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(c);
         // SAFETY: per the contract above.
-        let (c, data) = unsafe { (&mut *c, bytes(data, len)) };
-        let Some(data) = data else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let c = unsafe { &mut *c };
+        let data = slice_arg!(data, len);
         c.conn.feed(data);
         rws_result::RWS_OK
     })
@@ -666,10 +656,8 @@ pub unsafe extern "C" fn rws_conn_send(
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(c);
         // SAFETY: per the contract above.
-        let (c, data) = unsafe { (&mut *c, bytes(data, len)) };
-        let Some(data) = data else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let c = unsafe { &mut *c };
+        let data = slice_arg!(data, len);
         send_on(&mut c.conn, opcode, data)
     })
 }

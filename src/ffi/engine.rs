@@ -13,7 +13,7 @@ use super::codec::{
     conn_config, rws_conn_config, rws_event, rws_event_type, send_on, RWS_OPCODE_BINARY,
     RWS_OPCODE_TEXT,
 };
-use super::{bytes, c_str, check_null, close_reason, fail, guard, rws_result};
+use super::{c_str, check_null, close_reason, fail, guard, rws_result, slice_arg};
 use crate::net::{
     BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, HandleError,
     Handler, Message, OpenInfo,
@@ -321,10 +321,7 @@ pub unsafe extern "C" fn rws_ctx_send(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let ctx = ctx_mut!(ctx);
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         send_on(ctx.conn.connection_mut(), opcode, data)
     })
 }
@@ -767,10 +764,7 @@ pub unsafe extern "C" fn rws_engine_send(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = engine_ref!(e);
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         match message(opcode, data) {
             Ok(m) => handle_result(e.handle.send(ConnId(conn), m)),
             Err(r) => r,
@@ -821,10 +815,7 @@ pub unsafe extern "C" fn rws_engine_broadcast(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = engine_ref!(e);
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         match message(opcode, data) {
             Ok(m) => handle_result(e.handle.broadcast(&m)),
             Err(r) => r,
@@ -851,10 +842,7 @@ pub unsafe extern "C" fn rws_engine_publish(
             Ok(t) => t,
             Err(r) => return r,
         };
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         match message(opcode, data) {
             Ok(m) => handle_result(e.handle.publish(topic, &m)),
             Err(r) => r,

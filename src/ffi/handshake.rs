@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, CString};
 
-use super::{bytes, c_str, check_null, fail, guard, rws_result};
+use super::{c_str, check_null, fail, guard, rws_result, slice_arg};
 use crate::proto::handshake::{
     self, ClientHandshake, ClientHandshakeError, Request, DEFAULT_MAX_HEAD,
 };
@@ -60,10 +60,7 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(out, consumed, status);
-        // SAFETY: per the contract above.
-        let Some(data) = (unsafe { bytes(data, len) }) else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let data = slice_arg!(data, len);
         let max_head = if max_head == 0 {
             DEFAULT_MAX_HEAD
         } else {
@@ -345,10 +342,8 @@ pub unsafe extern "C" fn rws_client_handshake_check(
     guard(rws_result::RWS_ERR_PANIC, || {
         check_null!(h, consumed, status);
         // SAFETY: per the contract above.
-        let (h, data) = unsafe { (&mut *h, bytes(data, len)) };
-        let Some(data) = data else {
-            return fail(rws_result::RWS_ERR_NULL, "data is NULL");
-        };
+        let h = unsafe { &mut *h };
+        let data = slice_arg!(data, len);
         match h.handshake.parse_response(data, DEFAULT_MAX_HEAD) {
             Ok(None) => rws_result::RWS_NEED_MORE,
             Ok(Some((response, n))) => {

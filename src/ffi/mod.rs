@@ -98,6 +98,26 @@ macro_rules! check_null {
 }
 pub(crate) use check_null;
 
+/// Evaluates to the byte slice behind a `(pointer, length)` argument pair, or
+/// returns `RWS_ERR_NULL` from the enclosing function when the pointer is NULL
+/// and the length is not 0. Only for pairs that the exported function's
+/// documented contract declares readable for that length.
+macro_rules! slice_arg {
+    ($ptr:ident, $len:expr) => {
+        // SAFETY: the exported function's contract promises `$len` readable bytes at `$ptr`.
+        match unsafe { $crate::ffi::bytes($ptr, $len) } {
+            Some(slice) => slice,
+            None => {
+                return $crate::ffi::fail(
+                    $crate::ffi::rws_result::RWS_ERR_NULL,
+                    concat!(stringify!($ptr), " is NULL"),
+                )
+            }
+        }
+    };
+}
+pub(crate) use slice_arg;
+
 /// A byte slice from a pointer and a length; NULL is fine when the length is 0.
 ///
 /// # Safety
