@@ -7,9 +7,11 @@
 #   3. the Python binding's pytest suite and the Go binding's go test -race
 #      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
 #      Debian's golang-go when go is missing)
-#   4. the NEON unmasking kernel compiled for aarch64 and its tests run under
+#   4. headless Chromium (Debian's, installed when missing) echoing through
+#      rocws serve (scripts/test-browser.sh)
+#   5. the NEON unmasking kernel compiled for aarch64 and its tests run under
 #      qemu-user (scripts/check-neon.sh; installs Debian's cross tools)
-#   5. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#   6. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
 #      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
 #      virtualenv on first use (scripts/install-autobahn.sh)
 #
@@ -37,6 +39,9 @@ bash scripts/test-python.sh
 
 step "Go binding (go vet, go test -race, cgo over the C ABI)"
 bash scripts/test-go.sh
+
+step "A real browser: headless Chromium against rocws serve"
+bash scripts/test-browser.sh
 
 step "NEON kernel: built for aarch64 and tested under qemu-user"
 bash scripts/check-neon.sh

@@ -26,6 +26,8 @@ const USAGE: &str = "usage:
   rocws serve [options]            echo server (default 127.0.0.1:9001)
       --listen ADDR                address to listen on, repeatable: 127.0.0.1:9001, [::1]:9001, unix:/path
       --threads N                  event-loop threads (default: one per core)
+      --protocol P                 a supported subprotocol, repeatable, in preference order (browsers
+                                   fail the handshake when they offer subprotocols and none is chosen)
       --broadcast                  relay every message to every client instead of echoing it
       --feed RATE                  push 100-byte JSON-like text messages to every client:
                                    0 = as fast as each client reads, else RATE per second each
@@ -128,6 +130,7 @@ fn serve(args: &[String]) -> Result<(), String> {
                 );
             }
             "--threads" => config.threads = number(value(args, &mut i, flag)?, flag)?,
+            "--protocol" => config.protocols.push(value(args, &mut i, flag)?.to_owned()),
             "--broadcast" => broadcast = true,
             "--feed" => feed_rate = Some(number::<f64>(value(args, &mut i, flag)?, flag)?),
             "--max-connections" => {
