@@ -200,6 +200,7 @@ static void test_errors_and_version(void) {
     char msg[8];
     size_t full;
     CHECK(rws_conn_feed(NULL, NULL, 0) == RWS_ERR_NULL);
+    CHECK(rws_last_error_code() == RWS_ERR_NULL);
     full = rws_last_error_message(msg, sizeof msg);
     CHECK(full > sizeof msg - 1 && strlen(msg) == sizeof msg - 1); /* cut short, NUL-terminated */
     CHECK(rws_last_error_message(NULL, 0) == full);

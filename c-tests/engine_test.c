@@ -112,7 +112,9 @@ int main(void) {
     cfg.listen_count = 1;
     memset(&cb, 0, sizeof cb);
     CHECK(rws_engine_start(&cfg, &cb) == NULL);
+    CHECK(rws_last_error_code() == RWS_ERR_INVALID_ARGUMENT);
     CHECK(rws_engine_start(NULL, &cb) == NULL);
+    CHECK(rws_last_error_code() == RWS_ERR_NULL);
 
     cfg.listen = listen;
     cfg.threads = 2;

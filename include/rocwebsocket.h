@@ -349,6 +349,13 @@ extern "C" {
 // `buf` must be NULL or have `len` writable bytes.
 size_t rws_last_error_message(char *buf, size_t len);
 
+// The code of the calling thread's last failure (`RWS_OK` if none yet): how
+// a NULL from a constructor such as `rws_engine_start` says why (for example
+// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
+// address in use). Kept until the next failing `rws_` call on this thread.
+// Thread-safe (per-thread state).
+rws_result rws_last_error_code(void);
+
 // A static, NUL-terminated name for a result code ("RWS_OK", ...). Never NULL.
 const char *rws_result_name(rws_result code);
 

@@ -57,16 +57,18 @@ pub enum rws_result {
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static LAST_ERROR: RefCell<(rws_result, String)> =
+        const { RefCell::new((rws_result::RWS_OK, String::new())) };
 }
 
-pub(crate) fn set_error(message: impl Into<String>) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = message.into());
+fn set_error(code: rws_result, message: impl Into<String>) {
+    LAST_ERROR.with(|e| *e.borrow_mut() = (code, message.into()));
 }
 
-/// Fails with `code` and remembers `message` for `rws_last_error_message`.
+/// Fails with `code` and remembers it and `message` for
+/// `rws_last_error_code` and `rws_last_error_message`.
 pub(crate) fn fail(code: rws_result, message: impl Into<String>) -> rws_result {
-    set_error(message);
+    set_error(code, message);
     code
 }
 
@@ -80,7 +82,10 @@ pub(crate) fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            set_error(format!("internal error (panic): {what}"));
+            set_error(
+                rws_result::RWS_ERR_PANIC,
+                format!("internal error (panic): {what}"),
+            );
             on_panic
         }
     }
@@ -175,7 +180,7 @@ pub(crate) unsafe fn c_str<'a>(ptr: *const c_char) -> Result<&'a str, rws_result
 pub unsafe extern "C" fn rws_last_error_message(buf: *mut c_char, len: usize) -> usize {
     guard(0, || {
         LAST_ERROR.with(|e| {
-            let e = e.borrow();
+            let e = &e.borrow().1;
             if len > 0 && !buf.is_null() {
                 let n = e.len().min(len - 1);
                 // SAFETY: `buf` has room for `len` bytes per the contract; we write n + 1 <= len.
@@ -186,6 +191,18 @@ pub unsafe extern "C" fn rws_last_error_message(buf: *mut c_char, len: usize) ->
             }
             e.len()
         })
+    })
+}
+
+/// The code of the calling thread's last failure (`RWS_OK` if none yet): how
+/// a NULL from a constructor such as `rws_engine_start` says why (for example
+/// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
+/// address in use). Kept until the next failing `rws_` call on this thread.
+/// Thread-safe (per-thread state).
+#[no_mangle]
+pub extern "C" fn rws_last_error_code() -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        LAST_ERROR.with(|e| e.borrow().0)
     })
 }
 
