@@ -269,6 +269,12 @@ fn close_handshake_timeout_reports_1006() {
         Seen::Open(id, _) => id,
         _ => unreachable!(),
     };
+    assert_eq!(
+        engine
+            .handle()
+            .close(id, CloseCode::NORMAL, &"x".repeat(124)),
+        Err(rocwebsocket::net::HandleError::ReasonTooLong)
+    );
     engine.handle().close(id, CloseCode::NORMAL, "bye").unwrap();
     let start = Instant::now();
     let closed = wait_for(&seen, T, |s| matches!(s, Seen::Close(..)));

@@ -791,12 +791,6 @@ pub unsafe extern "C" fn rws_engine_close(
             Ok(r) => r,
             Err(e) => return e,
         };
-        if reason.len() > 123 {
-            return fail(
-                rws_result::RWS_ERR_INVALID_ARGUMENT,
-                "close reason over 123 bytes",
-            );
-        }
         handle_result(e.handle.close(ConnId(conn), CloseCode(code), reason))
     })
 }

@@ -56,6 +56,8 @@ pub enum HandleError {
     Stopped,
     /// A close code that may not be sent.
     InvalidCloseCode(u16),
+    /// A close reason over 123 bytes (it must fit a control frame).
+    ReasonTooLong,
 }
 
 impl fmt::Display for HandleError {
@@ -64,6 +66,7 @@ impl fmt::Display for HandleError {
             HandleError::UnknownConnection => f.write_str("unknown connection"),
             HandleError::Stopped => f.write_str("the engine has stopped"),
             HandleError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            HandleError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
         }
     }
 }
@@ -123,6 +126,11 @@ impl Handle {
     pub fn close(&self, id: ConnId, code: CloseCode, reason: &str) -> Result<(), HandleError> {
         if !code.is_sendable() {
             return Err(HandleError::InvalidCloseCode(code.0));
+        }
+        // Checked here, where the caller hears about it: on the connection's
+        // thread a refused close could only be dropped.
+        if reason.len() > crate::proto::close::MAX_CLOSE_REASON {
+            return Err(HandleError::ReasonTooLong);
         }
         self.deliver(id.worker(), Command::Close(id, code, reason.to_owned()))
     }
