@@ -43,14 +43,4 @@ impl BufferPool {
             self.free.push(buf);
         }
     }
-
-    /// Free buffers held.
-    pub fn len(&self) -> usize {
-        self.free.len()
-    }
-
-    /// Whether no free buffer is held.
-    pub fn is_empty(&self) -> bool {
-        self.free.is_empty()
-    }
 }

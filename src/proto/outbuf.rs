@@ -124,11 +124,6 @@ impl OutQueue {
         self.len = 0;
     }
 
-    /// Capacity held by the owned tail buffer (for memory accounting).
-    pub fn tail_capacity(&self) -> usize {
-        self.tail.capacity()
-    }
-
     /// Takes the owned buffer back when nothing waits, for a pool to lend it
     /// to another connection. Keeps a small chunk list (broadcast targets).
     pub fn take_idle_buffer(&mut self) -> Option<BytesMut> {
