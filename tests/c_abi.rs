@@ -7,6 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rocwebsocket::proto::{Event, Utf8Bytes};
@@ -18,10 +19,30 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile>, where cargo put librocwebsocket.a and .so for this test run.
+/// target/<profile>, where librocwebsocket.a and .so of this test run live.
+///
+/// `cargo test` compiles the library's staticlib and cdylib only under
+/// hashed names in deps/, so the first caller runs `cargo build --lib` for
+/// the same profile: it puts fresh copies here (a stale archive from an
+/// older build would test old code) and is a no-op when they are current.
 fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--lib", "--quiet"]).current_dir(root());
+            if dir.file_name().is_some_and(|name| name == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cannot run cargo");
+            assert!(status.success(), "cargo build --lib failed");
+            assert!(dir.join("librocwebsocket.a").exists(), "no archive in {dir:?}");
+            dir
+        })
+        .clone()
 }
 
 fn out_dir() -> PathBuf {
