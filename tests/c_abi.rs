@@ -33,13 +33,18 @@ fn lib_dir() -> PathBuf {
             let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut build = Command::new(cargo);
-            build.args(["build", "--lib", "--quiet"]).current_dir(root());
+            build
+                .args(["build", "--lib", "--quiet"])
+                .current_dir(root());
             if dir.file_name().is_some_and(|name| name == "release") {
                 build.arg("--release");
             }
             let status = build.status().expect("cannot run cargo");
             assert!(status.success(), "cargo build --lib failed");
-            assert!(dir.join("librocwebsocket.a").exists(), "no archive in {dir:?}");
+            assert!(
+                dir.join("librocwebsocket.a").exists(),
+                "no archive in {dir:?}"
+            );
             dir
         })
         .clone()
