@@ -531,3 +531,55 @@ fn a_thousand_clients_echo_a_hundred_messages_each() {
     clients.stop(Duration::from_secs(5));
     server.stop(Duration::from_secs(5));
 }
+
+/// Echoes, and pauses reading after a message saying "pause".
+struct PausingEcho {
+    paused: mpsc::Sender<ConnId>,
+}
+
+impl Handler for PausingEcho {
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
+        if message.as_bytes() == b"pause" {
+            conn.pause_reading();
+            assert!(conn.is_reading_paused());
+            let _ = self.paused.send(conn.id());
+        }
+        let _ = conn.send(message);
+    }
+}
+
+#[test]
+fn paused_reading_holds_messages_back_and_suspends_the_idle_timeout() {
+    let mut config = Config {
+        listen: vec![Endpoint::Tcp(([127, 0, 0, 1], 0).into())],
+        threads: 1,
+        ..Config::default()
+    };
+    config.timeouts.idle = Some(Duration::from_millis(200));
+    let (tx, paused) = mpsc::channel();
+    let engine = Engine::start(config, move |_, _| PausingEcho { paused: tx.clone() }).unwrap();
+    let mut c = tcp_client_with_timeout(engine.local_addr().unwrap(), "/");
+    c.send_text("pause");
+    let id = paused.recv_timeout(T).unwrap();
+    assert_eq!(c.next_message(), Some(Event::Text("pause".into())));
+    // Sent separately so that they cannot share the read that brought "pause".
+    for i in 0..3 {
+        c.send_text(&format!("held {i}"));
+    }
+    // Three idle timeouts pass: no echo (nothing is read) and no idle close.
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    assert_eq!(c.next_event(), None, "a paused connection was read");
+    c.stream.set_read_timeout(Some(T)).unwrap();
+    engine.handle().resume_reading(id).unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            c.next_message(),
+            Some(Event::Text(format!("held {i}").into()))
+        );
+    }
+    // Deadlines run again once resumed: the idle timeout now closes it.
+    assert_eq!(close_code(c.next_message()), Some(1001));
+    engine.stop(Duration::from_secs(1));
+}

@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Connect(Box<ConnectRequest>),
     /// Subscribe (true) or unsubscribe (false) a connection to a topic.
     Subscribe(ConnId, Arc<str>, bool),
+    /// Pause (false) or resume (true) reading from a connection's socket.
+    Reading(ConnId, bool),
     Stop(Instant),
 }
 
@@ -179,6 +181,21 @@ impl Handle {
     /// Unsubscribes a connection from `topic` from any thread.
     pub fn unsubscribe(&self, id: ConnId, topic: &str) -> Result<(), HandleError> {
         self.deliver(id.worker(), Command::Subscribe(id, Arc::from(topic), false))
+    }
+
+    /// Stops reading from a connection's socket: no more events from it until
+    /// [`resume_reading`](Self::resume_reading). The peer then meets TCP flow
+    /// control, so a consumer that falls behind slows its sender instead of
+    /// buffering without bound. Events already read are still delivered; idle
+    /// and pong deadlines are suspended while paused.
+    pub fn pause_reading(&self, id: ConnId) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Reading(id, false))
+    }
+
+    /// Resumes reading from a connection paused by [`pause_reading`](Self::pause_reading)
+    /// or `Conn::pause_reading`.
+    pub fn resume_reading(&self, id: ConnId) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Reading(id, true))
     }
 
     /// Opens a client connection to `url` (`ws://host[:port]/path` or

@@ -175,6 +175,12 @@ pub trait Handler: Send + 'static {
     fn on_connect_error(&mut self, tag: u64, error: &io::Error) {
         let _ = (tag, error);
     }
+
+    /// Called once per event-loop wake-up, after every event it brought was
+    /// delivered and before queued writes go out: the place to flush work
+    /// gathered across messages and connections (one hand-off per wake-up
+    /// instead of one per message).
+    fn on_wakeup_end(&mut self) {}
 }
 
 /// One connection, lent to a handler method: send, close, subscribe.
@@ -183,6 +189,7 @@ pub struct Conn<'a> {
     pub(crate) ws: &'a mut Connection,
     pub(crate) topics: &'a mut Topics,
     pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) read_paused: &'a mut bool,
     pub(crate) handle: &'a Handle,
 }
 
@@ -221,6 +228,18 @@ impl Conn<'_> {
     /// Bytes queued and not yet written to the socket.
     pub fn buffered_amount(&self) -> usize {
         self.ws.buffered_amount()
+    }
+
+    /// Stops reading from this connection's socket after the events already
+    /// read (see [`Handle::pause_reading`]); resume with
+    /// [`Handle::resume_reading`].
+    pub fn pause_reading(&mut self) {
+        *self.read_paused = true;
+    }
+
+    /// Whether reading is paused.
+    pub fn is_reading_paused(&self) -> bool {
+        *self.read_paused
     }
 
     /// Subscribes this connection to `topic` (see [`Handle::publish`]).

@@ -96,6 +96,8 @@ struct Slot {
     timer_at: Option<Tick>,
     dirty: bool,
     write_blocked: bool,
+    /// The application paused reading (flow control): the socket is left unread.
+    read_paused: bool,
     over_limit: bool,
     subscriptions: Vec<Arc<str>>,
     /// What `on_close` will say: the peer's close, or the code we failed it with.
@@ -119,6 +121,7 @@ impl Slot {
             timer_at: None,
             dirty: false,
             write_blocked: false,
+            read_paused: false,
             over_limit: false,
             subscriptions: Vec::new(),
             report: None,
@@ -138,6 +141,10 @@ impl Slot {
             Phase::Open => {
                 if let Some(since) = self.closing_since {
                     return Some(since + t.close);
+                }
+                if self.read_paused {
+                    // Nothing is read, so silence proves nothing about the peer.
+                    return None;
                 }
                 let idle = t.idle.map(|d| self.last_rx + d);
                 let ping = match self.ping_sent {
@@ -165,6 +172,7 @@ fn lend_conn<'a>(
         ws: &mut c.ws,
         topics,
         subscriptions: &mut c.subscriptions,
+        read_paused: &mut c.read_paused,
         handle,
     }
 }
@@ -260,6 +268,7 @@ impl<H: Handler> Worker<H> {
                 }
             }
             self.fire_timers();
+            self.handler.on_wakeup_end();
             self.flush_dirty();
             if let Some(deadline) = self.stop_deadline {
                 if self.conns.is_empty() {
@@ -444,6 +453,10 @@ impl<H: Handler> Worker<H> {
         loop {
             self.lend_buffers(slot);
             let c = &mut self.conns[slot];
+            // A closing connection reads on: the peer's close frame is awaited.
+            if c.read_paused && c.ws.close_state() == CloseState::Open {
+                break;
+            }
             let want = c.ws.bytes_wanted().clamp(READ_SIZE, READ_SIZE_MAX);
             if !c.ws.accepts_input() {
                 return self.read_discard(slot);
@@ -470,6 +483,25 @@ impl<H: Handler> Worker<H> {
         }
         if self.conns.contains(slot) {
             self.after_activity(slot);
+        }
+    }
+
+    /// Pauses or resumes reading. A resumed connection reads at once: its
+    /// socket may hold bytes that will bring no new readiness edge.
+    pub(super) fn set_reading(&mut self, slot: usize, reading: bool) {
+        let now = self.now;
+        let c = &mut self.conns[slot];
+        if c.read_paused != reading {
+            return;
+        }
+        c.read_paused = !reading;
+        if reading && matches!(c.phase, Phase::Open) {
+            // The deadlines restart from now rather than from the last read.
+            c.last_rx = now;
+            c.ping_sent = None;
+            self.read_frames(slot);
+        } else {
+            self.schedule(slot);
         }
     }
 
@@ -863,6 +895,9 @@ impl<H: Handler> Worker<H> {
                         self.remove(slot);
                     }
                     return;
+                }
+                if c.read_paused {
+                    return; // deadlines suspended: see Slot::deadline
                 }
                 if let Some(sent) = c.ping_sent {
                     if sent + t.pong_timeout <= now {

@@ -57,6 +57,11 @@ impl<H: Handler> Worker<H> {
                         }
                     }
                 }
+                Command::Reading(id, reading) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.set_reading(slot, reading);
+                    }
+                }
                 Command::Stop(deadline) => self.begin_stop(deadline),
             }
         }
