@@ -278,6 +278,10 @@ typedef struct {
   const char *const *protocols;
   // Entries in `protocols`.
   size_t protocol_count;
+  // Batched engines: untaken event bytes past which the connections that
+  // deliver more stop being read until the host polls (TCP flow control
+  // then slows their peers); 0 means no cap. No event is ever dropped.
+  uint64_t max_queued_bytes;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -302,6 +306,31 @@ typedef struct {
   // A client connection failed before opening (CONNECT_ERROR event).
   rws_callback on_error;
 } rws_callbacks;
+
+// Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
+// count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
+// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
+// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
+// positions in `data` and need not start at 0. Every pointer is owned by the
+// engine and stays valid until the next poll on this engine or
+// `rws_engine_free`. One C call and a few array views serve a whole batch,
+// which suits hosts where touching a C struct per event is slow (ctypes).
+typedef struct {
+  // Events in the batch.
+  size_t count;
+  // `count` event types, one byte each.
+  const uint8_t *types;
+  // `count` close codes (CLOSE events; else 0).
+  const uint16_t *close_codes;
+  // `count` connection ids.
+  const uint64_t *conns;
+  // `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+  const uint64_t *tags;
+  // `count + 1` offsets into `data`.
+  const uint64_t *offsets;
+  // The bytes of every event, back to back.
+  const uint8_t *data;
+} rws_event_batch;
 
 
 
@@ -528,7 +557,8 @@ bool rws_conn_should_close(const rws_conn *c);
 
 // Fills `config` with the defaults: no listener, one thread per core, 16 MiB
 // frames, 64 MiB messages, 64 MiB buffered then drop, handshake 10 s, pong
-// 10 s, close 5 s, no idle timeout, no automatic ping. Thread-safe.
+// 10 s, close 5 s, no idle timeout, no automatic ping, 64 MiB queued events
+// (batched engines). Thread-safe.
 //
 // # Safety
 // `config` points to writable memory for one `rws_engine_config`.
@@ -553,6 +583,14 @@ rws_result rws_ctx_send(rws_ctx *ctx, uint8_t opcode, const uint8_t *data, size_
 // `ctx` the one passed to the running callback; `reason` `reason_len` bytes.
 rws_result rws_ctx_close(rws_ctx *ctx, uint16_t code, const uint8_t *reason, size_t reason_len);
 
+// Stops reading from the callback's connection after the events already
+// read, until `rws_engine_resume_reading`: the peer then meets TCP flow
+// control. Idle and pong deadlines wait while paused.
+//
+// # Safety
+// `ctx` the one passed to the running callback.
+rws_result rws_ctx_pause_reading(rws_ctx *ctx);
+
 // Subscribes the callback's connection to `topic`.
 //
 // # Safety
@@ -573,10 +611,12 @@ size_t rws_ctx_buffered_amount(rws_ctx *ctx);
 // `config` and `callbacks` point to valid structs.
 rws_engine *rws_engine_start(const rws_engine_config *config, const rws_callbacks *callbacks);
 
-// Starts an engine whose events queue up for `rws_engine_poll_events`: one
-// call carries many events across the boundary (for cgo, ctypes and other
-// hosts where a callback per message is expensive). The queue is unbounded:
-// poll often enough. NULL on failure.
+// Starts an engine whose events queue up for `rws_engine_poll_events` or
+// `rws_engine_poll_batch`: one call carries many events across the boundary
+// (for cgo, ctypes and other hosts where a callback per message is
+// expensive). Payloads are copied into the queue. Past
+// `config->max_queued_bytes` untaken bytes, connections that deliver more
+// stop being read until a poll takes the queue. NULL on failure.
 //
 // # Safety
 // `config` points to a valid struct.
@@ -584,9 +624,9 @@ rws_engine *rws_engine_start_batched(const rws_engine_config *config);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-// without limit). Event `data` stays valid until the next poll on this engine
-// or `rws_engine_free`. Poll from one thread at a time.
-// `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+// without limit, or until the engine stops). Event `data` stays valid until
+// the next poll on this engine or `rws_engine_free`. Poll from one thread at
+// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
 //
 // # Safety
 // `e` live; `events` has room for `max` events; `count` writable.
@@ -595,6 +635,17 @@ rws_result rws_engine_poll_events(const rws_engine *e,
                                   size_t max,
                                   int32_t timeout_ms,
                                   size_t *count);
+
+// Takes up to `max` queued events as one `rws_event_batch` (columns rather
+// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
+// when none came. Poll from one thread at a time.
+//
+// # Safety
+// `e` live; `out` writable.
+rws_result rws_engine_poll_batch(const rws_engine *e,
+                                 size_t max,
+                                 int32_t timeout_ms,
+                                 rws_event_batch *out);
 
 // A file descriptor that is readable while events wait in a batched engine
 // (watch it with epoll/select/asyncio's add_reader, then poll with timeout
@@ -670,6 +721,21 @@ rws_result rws_engine_subscribe(const rws_engine *e,
 // # Safety
 // `e` live; `url` a C string.
 rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
+
+// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
+// Asynchronous like `rws_engine_send`.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
+
+// Resumes reading from `conn`, from any thread; a no-op for a connection
+// that is not paused. A batched engine resumes the connections it paused
+// itself (`max_queued_bytes`) when a poll takes the queue.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_resume_reading(const rws_engine *e, uint64_t conn);
 
 // Connections open or opening across all threads (0 for NULL).
 //

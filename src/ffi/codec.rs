@@ -453,6 +453,29 @@ pub enum rws_event_type {
     RWS_EVENT_CONNECT_ERROR = 9,
 }
 
+impl rws_event_type {
+    /// The type stored as `value` (as in `rws_event_batch::types`); NONE for
+    /// anything unknown.
+    pub(crate) fn from_u8(value: u8) -> rws_event_type {
+        use rws_event_type::*;
+        [
+            RWS_EVENT_NONE,
+            RWS_EVENT_TEXT,
+            RWS_EVENT_BINARY,
+            RWS_EVENT_PING,
+            RWS_EVENT_PONG,
+            RWS_EVENT_CLOSE,
+            RWS_EVENT_ERROR,
+            RWS_EVENT_OPEN,
+            RWS_EVENT_DRAIN,
+            RWS_EVENT_CONNECT_ERROR,
+        ]
+        .get(usize::from(value))
+        .copied()
+        .unwrap_or(RWS_EVENT_NONE)
+    }
+}
+
 /// One event. `data` points to `len` bytes owned by the library: for the codec,
 /// valid until the next `rws_conn_next_event` or `rws_conn_free` on the same
 /// connection; for the engine, as documented on the function that filled it.

@@ -2,10 +2,10 @@
 //! config struct, receive events by callback or in batches, and send, close,
 //! broadcast, publish, connect and stop from any thread.
 
-use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -13,6 +13,7 @@ use super::codec::{
     conn_config, rws_conn_config, rws_event, rws_event_type, send_on, RWS_OPCODE_BINARY,
     RWS_OPCODE_TEXT,
 };
+use super::queue::{EventQueue, Packed, QueueHandler, Taken};
 use super::{c_str, check_null, close_reason, fail, guard, rws_result, slice_arg};
 use crate::net::{
     BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, HandleError,
@@ -64,11 +65,19 @@ pub struct rws_engine_config {
     pub protocols: *const *const c_char,
     /// Entries in `protocols`.
     pub protocol_count: usize,
+    /// Batched engines: untaken event bytes past which the connections that
+    /// deliver more stop being read until the host polls (TCP flow control
+    /// then slows their peers); 0 means no cap. No event is ever dropped.
+    pub max_queued_bytes: u64,
 }
+
+/// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
+const DEFAULT_MAX_QUEUED_BYTES: u64 = 64 << 20;
 
 /// Fills `config` with the defaults: no listener, one thread per core, 16 MiB
 /// frames, 64 MiB messages, 64 MiB buffered then drop, handshake 10 s, pong
-/// 10 s, close 5 s, no idle timeout, no automatic ping. Thread-safe.
+/// 10 s, close 5 s, no idle timeout, no automatic ping, 64 MiB queued events
+/// (batched engines). Thread-safe.
 ///
 /// # Safety
 /// `config` points to writable memory for one `rws_engine_config`.
@@ -96,6 +105,7 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             close_timeout_ms: d.timeouts.close.as_millis() as u32,
             protocols: std::ptr::null(),
             protocol_count: 0,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };
@@ -354,6 +364,20 @@ pub unsafe extern "C" fn rws_ctx_close(
     })
 }
 
+/// Stops reading from the callback's connection after the events already
+/// read, until `rws_engine_resume_reading`: the peer then meets TCP flow
+/// control. Idle and pong deadlines wait while paused.
+///
+/// # Safety
+/// `ctx` the one passed to the running callback.
+#[no_mangle]
+pub unsafe extern "C" fn rws_ctx_pause_reading(ctx: *mut rws_ctx) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        ctx_mut!(ctx).conn.pause_reading();
+        rws_result::RWS_OK
+    })
+}
+
 /// Subscribes the callback's connection to `topic`.
 ///
 /// # Safety
@@ -391,121 +415,6 @@ pub unsafe extern "C" fn rws_ctx_buffered_amount(ctx: *mut rws_ctx) -> usize {
 
 // ---- batched events ----
 
-/// An event owned by the queue until the host takes it.
-struct OwnedEvent {
-    type_: rws_event_type,
-    conn: u64,
-    tag: u64,
-    code: u16,
-    data: Bytes,
-}
-
-/// Events waiting for `rws_engine_poll_events`, with an eventfd that is
-/// readable while any wait (for hosts that watch file descriptors).
-struct EventQueue {
-    events: Mutex<VecDeque<OwnedEvent>>,
-    ready: Condvar,
-    fd: libc::c_int,
-}
-
-impl EventQueue {
-    fn new() -> std::io::Result<EventQueue> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(EventQueue {
-            events: Mutex::new(VecDeque::new()),
-            ready: Condvar::new(),
-            fd,
-        })
-    }
-
-    fn push(&self, event: OwnedEvent) {
-        let mut q = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        let was_empty = q.is_empty();
-        q.push_back(event);
-        drop(q);
-        if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes from a local to our own eventfd.
-            unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
-            self.ready.notify_one();
-        }
-    }
-}
-
-impl Drop for EventQueue {
-    fn drop(&mut self) {
-        // SAFETY: closing the eventfd this queue owns, once.
-        unsafe { libc::close(self.fd) };
-    }
-}
-
-struct QueueHandler {
-    queue: Arc<EventQueue>,
-}
-
-impl QueueHandler {
-    fn push(&self, type_: rws_event_type, conn: ConnId, tag: u64, code: u16, data: Bytes) {
-        self.queue.push(OwnedEvent {
-            type_,
-            conn: conn.0,
-            tag,
-            code,
-            data,
-        });
-    }
-}
-
-impl Handler for QueueHandler {
-    fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
-        self.push(
-            rws_event_type::RWS_EVENT_OPEN,
-            conn.id(),
-            info.tag,
-            0,
-            Bytes::from(info.path),
-        );
-    }
-    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
-        // Zero-copy: the payload's bytes stay shared with the read buffer.
-        let (t, data) = match message {
-            Message::Text(t) => (rws_event_type::RWS_EVENT_TEXT, t.into_bytes()),
-            Message::Binary(b) => (rws_event_type::RWS_EVENT_BINARY, b),
-        };
-        self.push(t, conn.id(), 0, 0, data);
-    }
-    fn on_close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
-        self.push(
-            rws_event_type::RWS_EVENT_CLOSE,
-            id,
-            0,
-            code.0,
-            Bytes::copy_from_slice(reason.as_bytes()),
-        );
-    }
-    fn on_drain(&mut self, conn: &mut Conn<'_>) {
-        self.push(
-            rws_event_type::RWS_EVENT_DRAIN,
-            conn.id(),
-            0,
-            0,
-            Bytes::new(),
-        );
-    }
-    fn on_connect_error(&mut self, tag: u64, error: &std::io::Error) {
-        self.push(
-            rws_event_type::RWS_EVENT_CONNECT_ERROR,
-            ConnId(0),
-            tag,
-            0,
-            Bytes::from(error.to_string()),
-        );
-    }
-}
-
 // ---- the engine object ----
 
 /// A running engine. Opaque. Every function taking a `const rws_engine *` is
@@ -516,8 +425,9 @@ pub struct rws_engine {
     handle: Handle,
     port: u16,
     queue: Option<Arc<EventQueue>>,
-    /// The batch handed out by the last poll: its bytes stay alive until the next.
-    batch: Mutex<Vec<OwnedEvent>>,
+    /// The batch handed out by polls: its bytes stay put until a poll swaps
+    /// in the next one.
+    taken: Mutex<Taken>,
 }
 
 /// # Safety
@@ -531,7 +441,9 @@ unsafe fn start(
         return std::ptr::null_mut();
     }
     // SAFETY: per the contract.
-    let Ok(config) = (unsafe { to_config(&*config) }) else {
+    let c = unsafe { &*config };
+    // SAFETY: per the contract.
+    let Ok(config) = (unsafe { to_config(c) }) else {
         return std::ptr::null_mut();
     };
     let (engine, queue) = match callbacks {
@@ -540,7 +452,8 @@ unsafe fn start(
             None,
         ),
         None => {
-            let queue = match EventQueue::new() {
+            let cap = usize::try_from(c.max_queued_bytes).unwrap_or(usize::MAX);
+            let queue = match EventQueue::new(cap) {
                 Ok(q) => Arc::new(q),
                 Err(e) => {
                     fail(rws_result::RWS_ERR_IO, format!("eventfd: {e}"));
@@ -549,7 +462,7 @@ unsafe fn start(
             };
             let q = queue.clone();
             (
-                Engine::start(config, |_, _| QueueHandler { queue: q.clone() }),
+                Engine::start(config, |_, _| QueueHandler::new(q.clone())),
                 Some(queue),
             )
         }
@@ -560,7 +473,7 @@ unsafe fn start(
             port: engine.local_addr().map_or(0, |a| a.port()),
             engine: Mutex::new(Some(engine)),
             queue,
-            batch: Mutex::new(Vec::new()),
+            taken: Mutex::new(Taken::default()),
         })),
         Err(e) => {
             fail(rws_result::RWS_ERR_IO, format!("cannot start: {e}"));
@@ -590,10 +503,12 @@ pub unsafe extern "C" fn rws_engine_start(
     })
 }
 
-/// Starts an engine whose events queue up for `rws_engine_poll_events`: one
-/// call carries many events across the boundary (for cgo, ctypes and other
-/// hosts where a callback per message is expensive). The queue is unbounded:
-/// poll often enough. NULL on failure.
+/// Starts an engine whose events queue up for `rws_engine_poll_events` or
+/// `rws_engine_poll_batch`: one call carries many events across the boundary
+/// (for cgo, ctypes and other hosts where a callback per message is
+/// expensive). Payloads are copied into the queue. Past
+/// `config->max_queued_bytes` untaken bytes, connections that deliver more
+/// stop being read until a poll takes the queue. NULL on failure.
 ///
 /// # Safety
 /// `config` points to a valid struct.
@@ -613,11 +528,30 @@ macro_rules! engine_ref {
     }};
 }
 
+/// Takes up to `max` events from a batched engine's queue under the `taken`
+/// lock, then hands the batch and the range to `f`.
+fn poll_with<R>(
+    e: &rws_engine,
+    max: usize,
+    timeout_ms: i32,
+    f: impl FnOnce(&Packed, Range<usize>) -> R,
+) -> Result<R, rws_result> {
+    let Some(queue) = &e.queue else {
+        return Err(fail(
+            rws_result::RWS_ERR_INVALID_ARGUMENT,
+            "engine was started with callbacks",
+        ));
+    };
+    let mut taken = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+    let range = queue.take(&mut taken, max, timeout_ms, &e.handle);
+    Ok(f(&taken.events, range))
+}
+
 /// Moves up to `max` queued events into `events` and stores how many in
 /// `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-/// without limit). Event `data` stays valid until the next poll on this engine
-/// or `rws_engine_free`. Poll from one thread at a time.
-/// `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+/// without limit, or until the engine stops). Event `data` stays valid until
+/// the next poll on this engine or `rws_engine_free`. Poll from one thread at
+/// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
 ///
 /// # Safety
 /// `e` live; `events` has room for `max` events; `count` writable.
@@ -637,61 +571,94 @@ pub unsafe extern "C" fn rws_engine_poll_events(
         if max > 0 {
             check_null!(events);
         }
-        let Some(queue) = &e.queue else {
-            return fail(
-                rws_result::RWS_ERR_INVALID_ARGUMENT,
-                "engine was started with callbacks",
-            );
-        };
-        let mut batch = e.batch.lock().unwrap_or_else(|p| p.into_inner());
-        batch.clear();
-        // Reset the wake-up fd before draining, so an event pushed meanwhile re-arms it.
-        let mut sink = 0u64;
-        // SAFETY: reading 8 bytes into a local from our own non-blocking eventfd.
-        unsafe { libc::read(queue.fd, (&mut sink as *mut u64).cast(), 8) };
-        let mut q = queue.events.lock().unwrap_or_else(|p| p.into_inner());
-        if q.is_empty() && timeout_ms != 0 {
-            let deadline =
-                (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
-            while q.is_empty() && !e.handle.is_stopped() {
-                let wait = deadline.map_or(Duration::from_millis(100), |d| {
-                    d.saturating_duration_since(Instant::now())
-                        .min(Duration::from_millis(100))
-                });
-                if wait.is_zero() {
-                    break;
-                }
-                q = queue
-                    .ready
-                    .wait_timeout(q, wait)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+        let fill = |p: &Packed, range: Range<usize>| {
+            let n = range.len();
+            for (k, i) in range.enumerate() {
+                let data = p.bytes(i);
+                let out = rws_event {
+                    type_: rws_event_type::from_u8(p.types[i]),
+                    close_code: p.close_codes[i],
+                    conn: p.conns[i],
+                    tag: p.tags[i],
+                    data: data.as_ptr(),
+                    len: data.len(),
+                };
+                // SAFETY: `events` has room for `max >= n` entries per the contract.
+                unsafe { events.add(k).write(out) };
             }
+            n
+        };
+        match poll_with(e, max, timeout_ms, fill) {
+            Ok(n) => {
+                // SAFETY: writable per the contract.
+                unsafe { count.write(n) };
+                rws_result::RWS_OK
+            }
+            Err(r) => r,
         }
-        let n = q.len().min(max);
-        batch.extend(q.drain(..n));
-        let more = !q.is_empty();
-        drop(q);
-        if more {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes from a local to our own eventfd.
-            unsafe { libc::write(queue.fd, (&one as *const u64).cast(), 8) };
+    })
+}
+
+/// Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
+/// count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
+/// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
+/// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
+/// positions in `data` and need not start at 0. Every pointer is owned by the
+/// engine and stays valid until the next poll on this engine or
+/// `rws_engine_free`. One C call and a few array views serve a whole batch,
+/// which suits hosts where touching a C struct per event is slow (ctypes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rws_event_batch {
+    /// Events in the batch.
+    pub count: usize,
+    /// `count` event types, one byte each.
+    pub types: *const u8,
+    /// `count` close codes (CLOSE events; else 0).
+    pub close_codes: *const u16,
+    /// `count` connection ids.
+    pub conns: *const u64,
+    /// `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+    pub tags: *const u64,
+    /// `count + 1` offsets into `data`.
+    pub offsets: *const u64,
+    /// The bytes of every event, back to back.
+    pub data: *const u8,
+}
+
+/// Takes up to `max` queued events as one `rws_event_batch` (columns rather
+/// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
+/// when none came. Poll from one thread at a time.
+///
+/// # Safety
+/// `e` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_poll_batch(
+    e: *const rws_engine,
+    max: usize,
+    timeout_ms: i32,
+    out: *mut rws_event_batch,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = engine_ref!(e);
+        check_null!(out);
+        let view = |p: &Packed, range: Range<usize>| rws_event_batch {
+            count: range.len(),
+            types: p.types[range.start..].as_ptr(),
+            close_codes: p.close_codes[range.start..].as_ptr(),
+            conns: p.conns[range.start..].as_ptr(),
+            tags: p.tags[range.start..].as_ptr(),
+            offsets: p.offsets[range.start..].as_ptr(),
+            data: p.data.as_ptr(),
+        };
+        match poll_with(e, max, timeout_ms, view) {
+            Ok(batch) => {
+                // SAFETY: writable per the contract.
+                unsafe { out.write(batch) };
+                rws_result::RWS_OK
+            }
+            Err(r) => r,
         }
-        for (i, ev) in batch.iter().enumerate() {
-            let out = rws_event {
-                type_: ev.type_,
-                close_code: ev.code,
-                conn: ev.conn,
-                tag: ev.tag,
-                data: ev.data.as_ptr(),
-                len: ev.data.len(),
-            };
-            // SAFETY: `events` has room for `max >= n` entries per the contract.
-            unsafe { events.add(i).write(out) };
-        }
-        // SAFETY: writable per the contract.
-        unsafe { count.write(n) };
-        rws_result::RWS_OK
     })
 }
 
@@ -906,6 +873,33 @@ pub unsafe extern "C" fn rws_engine_connect(
     })
 }
 
+/// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
+/// Asynchronous like `rws_engine_send`.
+///
+/// # Safety
+/// `e` live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_pause_reading(e: *const rws_engine, conn: u64) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = engine_ref!(e);
+        handle_result(e.handle.pause_reading(ConnId(conn)))
+    })
+}
+
+/// Resumes reading from `conn`, from any thread; a no-op for a connection
+/// that is not paused. A batched engine resumes the connections it paused
+/// itself (`max_queued_bytes`) when a poll takes the queue.
+///
+/// # Safety
+/// `e` live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_resume_reading(e: *const rws_engine, conn: u64) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = engine_ref!(e);
+        handle_result(e.handle.resume_reading(ConnId(conn)))
+    })
+}
+
 /// Connections open or opening across all threads (0 for NULL).
 ///
 /// # Safety
@@ -947,7 +941,7 @@ pub unsafe extern "C" fn rws_engine_stop(e: *const rws_engine, grace_ms: u32) ->
             engine.stop(Duration::from_millis(grace_ms.into()));
         }
         if let Some(q) = &e.queue {
-            q.ready.notify_all();
+            q.wake_all();
         }
         rws_result::RWS_OK
     })
