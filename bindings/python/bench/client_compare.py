@@ -11,7 +11,7 @@ the table shows medians and ratios to the rocws binding.
 
     bash scripts/test-python.sh                 # once: builds the library and target/py-venv
     target/py-venv/bin/pip install picows websockets
-    target/py-venv/bin/python bindings/python/bench/client_compare.py [--rounds 3 --duration 5]
+    target/py-venv/bin/python bindings/python/bench/client_compare.py [--rounds 3 --duration 5] [--work payload]
 """
 
 from __future__ import annotations
@@ -30,12 +30,21 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 CLIENTS = ["rocws", "picows", "websockets"]
 
 
-def run_rocws(url: str, warmup: float, duration: float) -> tuple[int, float]:
+# What each client does per received message (--work):
+#   count    looks at the message (its type) and counts it: picows's
+#            on_ws_frame callback, a rocws batch's type column, websockets'
+#            async for (which has already built a str per message);
+#   payload  also takes the payload as a new bytes object: picows's
+#            frame.get_payload_as_bytes(), a slice of the rocws batch's data.
+
+
+def run_rocws(url: str, warmup: float, duration: float, work: str) -> tuple[int, float]:
     sys.path.insert(0, os.path.join(HERE, ".."))
     from rocwebsocket import Client, EventType
 
-    count = 0
-    with Client(batch_size=1024) as client:
+    text = int(EventType.TEXT)
+    count, total = 0, 0
+    with Client(batch_size=4096) as client:
         client.connect(url, tag=1)
         start = time.monotonic()
         measuring, cpu0, end = False, 0.0, start + warmup + duration
@@ -45,23 +54,40 @@ def run_rocws(url: str, warmup: float, duration: float) -> tuple[int, float]:
                 measuring, count, cpu0 = True, 0, time.process_time()
             if now >= end:
                 break
-            for ev in client.poll(timeout=0.05, copy=False):
-                if ev.type is EventType.TEXT:
-                    count += 1
+            batch = client.poll_batch(timeout=0.05)
+            if work == "count":
+                for kind in batch.types:
+                    if kind == text:
+                        count += 1
+            else:
+                data, offsets, base = batch.data, batch.offsets, batch.base
+                for i, kind in enumerate(batch.types):
+                    if kind == text:
+                        total += len(data[offsets[i] - base : offsets[i + 1] - base])
+                        count += 1
         return count, time.process_time() - cpu0
 
 
-def run_picows(url: str, warmup: float, duration: float) -> tuple[int, float]:
+def run_picows(url: str, warmup: float, duration: float, work: str) -> tuple[int, float]:
     from picows import WSListener, ws_connect
 
-    class Listener(WSListener):  # type: ignore[misc]
+    class Counter(WSListener):  # type: ignore[misc]
         count = 0
 
         def on_ws_frame(self, transport, frame):  # noqa: ANN001
             self.count += 1
 
+    class Taker(WSListener):  # type: ignore[misc]
+        count = 0
+        total = 0
+
+        def on_ws_frame(self, transport, frame):  # noqa: ANN001
+            self.total += len(frame.get_payload_as_bytes())
+            self.count += 1
+
     async def main() -> tuple[int, float]:
-        transport, listener = await ws_connect(Listener, url, max_frame_size=1 << 20)
+        listener_type = Counter if work == "count" else Taker
+        transport, listener = await ws_connect(listener_type, url, max_frame_size=1 << 20)
         await asyncio.sleep(warmup)
         listener.count, cpu0 = 0, time.process_time()
         await asyncio.sleep(duration)
@@ -72,15 +98,17 @@ def run_picows(url: str, warmup: float, duration: float) -> tuple[int, float]:
     return asyncio.run(main())
 
 
-def run_websockets(url: str, warmup: float, duration: float) -> tuple[int, float]:
+def run_websockets(url: str, warmup: float, duration: float, work: str) -> tuple[int, float]:
     import websockets
 
     async def main() -> tuple[int, float]:
-        count, cpu0 = 0, 0.0
+        count, cpu0, total = 0, 0.0, 0
         async with websockets.connect(url, max_size=None) as ws:
             start = time.monotonic()
             measuring = False
-            async for _ in ws:
+            async for msg in ws:
+                if work == "payload":
+                    total += len(msg)
                 count += 1
                 if count & 1023 == 0:
                     now = time.monotonic()
@@ -93,10 +121,10 @@ def run_websockets(url: str, warmup: float, duration: float) -> tuple[int, float
     return asyncio.run(main())
 
 
-def child(kind: str, url: str, warmup: float, duration: float) -> None:
+def child(kind: str, url: str, warmup: float, duration: float, work: str) -> None:
     os.sched_setaffinity(0, {1})
     fn = {"rocws": run_rocws, "picows": run_picows, "websockets": run_websockets}[kind]
-    count, cpu = fn(url, warmup, duration)
+    count, cpu = fn(url, warmup, duration, work)
     print(f"RESULT {kind} {count} {cpu:.4f}", flush=True)
 
 
@@ -122,7 +150,7 @@ def one_run(kind: str, args: argparse.Namespace) -> tuple[float, float]:
                 time.sleep(0.02)
         out = subprocess.run(
             [sys.executable, __file__, "--child", kind, f"ws://127.0.0.1:{port}/",
-             "--warmup", str(args.warmup), "--duration", str(args.duration)],
+             "--warmup", str(args.warmup), "--duration", str(args.duration), "--work", args.work],
             capture_output=True, text=True, timeout=args.warmup + args.duration + 60,
         )
         line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT")), None)
@@ -140,10 +168,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--work", choices=["count", "payload"], default="count",
+                    help="per message: look and count, or also take the payload as bytes")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "URL"))
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.warmup, args.duration)
+        child(args.child[0], args.child[1], args.warmup, args.duration, args.work)
         return 0
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in CLIENTS}
     for r in range(args.rounds):
@@ -154,6 +184,7 @@ def main() -> int:
             print(f"round {r + 1} {kind:10s} {rate:12,.0f} msg/s {cpu:8.3f} us CPU/msg", flush=True)
     base_rate = statistics.median(x[0] for x in results["rocws"])
     base_cpu = statistics.median(x[1] for x in results["rocws"])
+    print(f"\nper-message work: {args.work}")
     print(f"\n| client | msgs/s | x rocws | client CPU us/msg | x rocws |\n|---|---|---|---|---|")
     for kind in CLIENTS:
         rate = statistics.median(x[0] for x in results[kind])

@@ -30,6 +30,7 @@ The library is found through ``ROCWS_LIB`` (a file or a directory), else
 ``../../target/release`` relative to this package's project, else the system loader.
 """
 
+from ._batch import Batch
 from ._connection import Connection, Listener, connect, serve
 from ._engine import Client, Engine, Server
 from ._ffi import (
@@ -60,6 +61,7 @@ from ._types import (
 )
 
 __all__ = [
+    "Batch",
     "BufferTooSmallError",
     "Client",
     "CloseCode",

@@ -4,7 +4,8 @@ An :class:`Engine` is a server (it listens), a client (it connects), or both.
 It offers two ways to receive:
 
 * blocking: ``for event in engine.events(timeout=...)`` (or :meth:`Engine.poll`),
-  from one thread;
+  from one thread; fastest, :meth:`Engine.poll_batch` hands over a whole
+  batch as columns (:class:`~rocwebsocket.Batch`) without an object per event;
 * asyncio: the engine's wake-up descriptor (``rws_engine_event_fd``) is
   watched with ``loop.add_reader``; each wake-up drains every ready event in
   one call and hands them to :class:`~rocwebsocket.Connection` objects
@@ -28,7 +29,8 @@ import time
 from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence
 
 from . import _ffi
-from ._ffi import EVENT_STRUCT, Data, StoppedError, lib
+from ._batch import Batch, rws_event_batch
+from ._ffi import Data, StoppedError, lib
 from ._types import CloseCode, ConnectError, Event, EventType
 
 if TYPE_CHECKING:
@@ -106,7 +108,10 @@ class Engine:
         **settings: ``max_connections``, ``max_frame_size``,
             ``max_message_size``, ``max_buffered``, ``backpressure_notify``,
             ``handshake_timeout``, ``idle_timeout``, ``ping_interval``,
-            ``pong_timeout``, ``close_timeout`` (seconds), ``protocols``.
+            ``pong_timeout``, ``close_timeout`` (seconds), ``protocols``,
+            ``max_queued_bytes`` (untaken event bytes before the engine stops
+            reading from the connections that deliver more; default 64 MiB,
+            0: no cap; nothing is ever dropped).
 
     Raises:
         EngineStartError: bad settings or an address that cannot be bound.
@@ -135,10 +140,7 @@ class Engine:
         self._gate = _Gate()
         self._stopped = False
         self._batch_size = batch_size
-        self._events = (_ffi.rws_event * batch_size)()
-        self._raw = memoryview(self._events).cast("B")
-        self._count = ctypes.c_size_t()
-        self._views: List[memoryview] = []
+        self._raw_batch = rws_event_batch()
         self._port: int = lib.rws_engine_port(ptr)
         self._fd: int = lib.rws_engine_event_fd(ptr)
         # asyncio state, set up by attach()
@@ -222,6 +224,17 @@ class Engine:
         """Undoes :meth:`subscribe`."""
         self._call(lib.rws_engine_subscribe, conn, topic.encode(), False)
 
+    def pause_reading(self, conn: int) -> None:
+        """Stops reading from ``conn`` (its events already read still come);
+        the peer then meets TCP flow control. Idle and pong deadlines wait.
+        The engine also pauses connections by itself once ``max_queued_bytes``
+        of events wait untaken, and resumes them when a poll takes the queue."""
+        self._call(lib.rws_engine_pause_reading, conn)
+
+    def resume_reading(self, conn: int) -> None:
+        """Resumes reading from ``conn`` (a no-op when it is not paused)."""
+        self._call(lib.rws_engine_resume_reading, conn)
+
     def connect(self, url: str, tag: int = 0) -> None:
         """Opens a client connection to ``url`` (``ws://host:port/path`` or
         ``ws+unix:///path``); an OPEN or CONNECT_ERROR event carrying ``tag``
@@ -233,45 +246,24 @@ class Engine:
         self._call(lib.rws_engine_connect, url.encode(), tag)
 
     # ---- blocking receive ----
-    def _release_views(self) -> None:
-        views = self._views
-        if views:
-            for v in views:
-                v.release()
-            views.clear()
-
-    def _poll_raw(self, max_events: int, timeout_ms: int) -> int:
-        """One ``rws_engine_poll_events`` call into the preallocated array; the
-        caller holds the gate. Views of the previous batch are released first:
-        the engine frees their bytes now."""
-        self._release_views()
-        rc = lib.rws_engine_poll_events(
-            self._ptr, self._events, max_events, timeout_ms, ctypes.byref(self._count)
-        )
+    def _poll_raw(self, max_events: int, timeout_ms: int) -> Batch:
+        """One ``rws_engine_poll_batch`` call, its columns copied into a
+        :class:`Batch`; the caller holds the gate."""
+        raw = self._raw_batch
+        rc = lib.rws_engine_poll_batch(self._ptr, max_events, timeout_ms, ctypes.byref(raw))
         if rc:
             raise _ffi.error(rc)
-        return self._count.value
+        return Batch(raw)
 
-    def _unpack(self, n: int) -> Iterator["tuple[int, int, int, int, int, int]"]:
-        return EVENT_STRUCT.iter_unpack(self._raw[: n * EVENT_STRUCT.size])
-
-    def poll(
-        self,
-        timeout: Optional[float] = 0.0,
-        max_events: Optional[int] = None,
-        *,
-        copy: bool = True,
-    ) -> List[Event]:
-        """Takes the events ready now, waiting up to ``timeout`` seconds for the
-        first (0: do not wait; ``None``: until one comes or the engine stops).
+    def poll_batch(self, timeout: Optional[float] = 0.0, max_events: Optional[int] = None) -> Batch:
+        """Takes the events ready now as one :class:`Batch` of columns,
+        waiting up to ``timeout`` seconds for the first (0: do not wait;
+        ``None``: until one comes or the engine stops). The fastest way to
+        receive: a handful of copies per call and no Python object per event.
 
         Returns at most ``max_events`` (default and cap: ``batch_size``)
-        events, in one C call when any are ready; an empty list on timeout, or
-        once the engine has stopped and every event was taken (or was freed).
-
-        With ``copy=False`` each event's ``data`` is a zero-copy ``memoryview``
-        valid until the next ``poll`` on this engine (it is released then).
-        Poll from one thread at a time.
+        events; an empty batch on timeout, or once the engine has stopped and
+        every event was taken (or was freed). Poll from one thread at a time.
         """
         if self._loop is not None:
             raise RuntimeError("this engine is attached to an asyncio loop; use its async API")
@@ -286,28 +278,40 @@ class Engine:
             try:
                 gate.enter(wait=True)  # waits out a concurrent stop(), then drains
             except StoppedError:
-                return []  # freed meanwhile: nothing more will come
+                return Batch()  # freed meanwhile: nothing more will come
             try:
-                n = self._poll_raw(n_max, wait)
-                if n:
-                    return self._events_of(n, copy)
+                batch = self._poll_raw(n_max, wait)
+                if batch:
+                    return batch
             finally:
                 gate.leave()
             if self._stopped or (deadline is not None and time.monotonic() >= deadline):
-                return []
+                return batch
 
-    def _events_of(self, n: int, copy: bool) -> List[Event]:
-        out = []
-        if copy:
-            for t, code, conn, tag, ptr, ln in self._unpack(n):
-                out.append(Event(_TYPES[t], conn, tag, code, _ffi.bytes_at(ptr, ln)))
-        else:
-            views = self._views
-            for t, code, conn, tag, ptr, ln in self._unpack(n):
-                v = _ffi.view_at(ptr, ln)
-                views.append(v)
-                out.append(Event(_TYPES[t], conn, tag, code, v))
-        return out
+    def poll(
+        self,
+        timeout: Optional[float] = 0.0,
+        max_events: Optional[int] = None,
+        *,
+        copy: bool = True,
+    ) -> List[Event]:
+        """Like :meth:`poll_batch`, as a list of :class:`Event` objects.
+
+        Each event's ``data`` is ``bytes``, or with ``copy=False`` a read-only
+        ``memoryview`` into the batch's bytes (no copy per event; it keeps the
+        whole batch's bytes alive while you hold it).
+        """
+        return _events_of(self.poll_batch(timeout, max_events), copy)
+
+    def batches(self, timeout: Optional[float] = None) -> Iterator[Batch]:
+        """Yields :meth:`poll_batch` results until ``timeout`` seconds pass
+        without any event, or, with ``timeout=None``, until the engine has
+        stopped and its last events were yielded."""
+        while True:
+            batch = self.poll_batch(timeout)
+            if not batch:
+                return
+            yield batch
 
     def events(self, timeout: Optional[float] = None, *, copy: bool = True) -> Iterator[Event]:
         """Yields events as they come, fetched in batches of up to ``batch_size``.
@@ -315,9 +319,8 @@ class Engine:
         Ends when ``timeout`` seconds pass without any event, or, with
         ``timeout=None``, once the engine has stopped (from another thread,
         :meth:`stop`) and its last events (every connection's CLOSE) were
-        yielded. With ``copy=False``, ``event.data`` is a zero-copy
-        ``memoryview`` valid until the iterator is advanced past the batch
-        holding it; treat it as valid only until you advance the iterator.
+        yielded. With ``copy=False``, ``event.data`` is a ``memoryview`` into
+        its batch's bytes (see :class:`Event`).
         """
         while True:
             batch = self.poll(timeout, copy=copy)
@@ -352,7 +355,6 @@ class Engine:
         try:
             if gate.freed:
                 return
-            self._release_views()
             gate.freed = True
             self._stopped = True
             lib.rws_engine_free(self._ptr)
@@ -396,38 +398,41 @@ class Engine:
             return  # astop() drains once the engine has stopped
         try:
             while True:
-                n = self._poll_raw(self._batch_size, 0)
-                if n:
-                    self._dispatch(n)
-                if n < self._batch_size:
+                batch = self._poll_raw(self._batch_size, 0)
+                if batch:
+                    self._dispatch(batch)
+                if len(batch) < self._batch_size:
                     break
         finally:
             gate.leave()
 
-    def _dispatch(self, n: int) -> None:
+    def _dispatch(self, batch: Batch) -> None:
         from ._connection import Connection
 
         listener = self._listener
         conns = self._conns
-        for t, code, cid, tag, ptr, ln in self._unpack(n):
+        data, offsets, base = batch.data, batch.offsets, batch.base
+        view = memoryview(data)
+        tags, codes = batch.tags, batch.close_codes
+        for i, (t, cid) in enumerate(zip(batch.types, batch.conns)):
+            start, end = offsets[i] - base, offsets[i + 1] - base
             if t == 1 or t == 2:  # TEXT, BINARY
                 conn = conns.get(cid)
                 if conn is None:
                     continue
                 if listener is not None:
-                    view = _ffi.view_at(ptr, ln)
                     try:
-                        listener.on_message(conn, _TYPES[t], view)
+                        listener.on_message(conn, _TYPES[t], view[start:end])
                     except Exception:
-                        # Keep draining: the rest of the batch is gone after the next poll.
+                        # Keep draining: the rest of the batch is still owed.
                         log.exception("Listener.on_message failed")
-                    finally:
-                        view.release()  # the engine's bytes go away at the next poll
                 else:
-                    data = _ffi.bytes_at(ptr, ln)
-                    conn._deliver(data.decode() if t == 1 else data)
-            elif t == 7:  # OPEN
-                conn = Connection(self, cid, _ffi.bytes_at(ptr, ln).decode("utf-8", "replace"), tag)
+                    payload = data[start:end]
+                    conn._deliver(payload.decode() if t == 1 else payload)
+                continue
+            tag, code = tags[i], codes[i]
+            if t == 7:  # OPEN
+                conn = Connection(self, cid, data[start:end].decode("utf-8", "replace"), tag)
                 conns[cid] = conn
                 fut = self._dials.pop(tag, None) if tag else None
                 if fut is not None and fut.done():  # the dialer gave up (timeout, cancel)
@@ -444,13 +449,13 @@ class Engine:
                 conn = conns.pop(cid, None)
                 if conn is None:
                     continue
-                reason = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
+                reason = data[start:end].decode("utf-8", "replace")
                 conn._closed(code, reason)
                 if listener is not None:
                     _guarded(listener.on_close, conn, CloseCode.code(code), reason)
             elif t == 9:  # CONNECT_ERROR
                 fut = self._dials.pop(tag, None)
-                message = _ffi.bytes_at(ptr, ln).decode("utf-8", "replace")
+                message = data[start:end].decode("utf-8", "replace")
                 if fut is not None and not fut.done():
                     fut.set_exception(ConnectError(message, tag))
                 elif listener is not None:
@@ -526,10 +531,10 @@ class Engine:
         gate.enter(wait=True)
         try:
             while True:
-                n = self._poll_raw(self._batch_size, 0)
-                if not n:
+                batch = self._poll_raw(self._batch_size, 0)
+                if not batch:
                     break
-                self._dispatch(n)
+                self._dispatch(batch)
         finally:
             gate.leave()
         for fut in self._dials.values():
@@ -552,6 +557,15 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _events_of(batch: Batch, copy: bool) -> List[Event]:
+    data, offsets, base = batch.data, batch.offsets, batch.base
+    source = data if copy else memoryview(data)
+    return [
+        Event(_TYPES[t], conn, tag, code, source[offsets[i] - base : offsets[i + 1] - base])
+        for i, (t, conn, tag, code) in enumerate(zip(batch.types, batch.conns, batch.tags, batch.close_codes))
+    ]
 
 
 class Server(Engine):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import struct
 from ctypes import (
     POINTER,
     Structure,
@@ -174,10 +173,6 @@ class rws_event(Structure):
     ]
 
 
-# The same layout for struct.iter_unpack: one C-level pass over a whole batch
-# instead of a ctypes attribute access per field.
-EVENT_STRUCT = struct.Struct("@iHQQPN")
-assert EVENT_STRUCT.size == ctypes.sizeof(rws_event), "rws_event layout mismatch"
 
 
 class rws_conn_config(Structure):
@@ -200,6 +195,7 @@ class rws_engine_config(Structure):
         ("close_timeout_ms", c_uint32),
         ("protocols", POINTER(c_char_p)),
         ("protocol_count", c_size_t),
+        ("max_queued_bytes", c_uint64),
     ]
 
 
@@ -279,6 +275,9 @@ _declare(
     c_int32,
     POINTER(c_size_t),
 )
+_declare("rws_engine_poll_batch", c_int, c_void_p, c_size_t, c_int32, c_void_p)
+_declare("rws_engine_pause_reading", c_int, c_void_p, c_uint64)
+_declare("rws_engine_resume_reading", c_int, c_void_p, c_uint64)
 _declare("rws_engine_event_fd", c_int32, c_void_p)
 _declare("rws_engine_port", c_uint16, c_void_p)
 _declare("rws_engine_send", c_int, c_void_p, c_uint64, c_uint8, c_char_p, c_size_t)
@@ -293,25 +292,11 @@ _declare("rws_engine_free", None, c_void_p)
 _declare("rws_ctx_conn", c_uint64, c_void_p)
 _declare("rws_ctx_send", c_int, c_void_p, c_uint8, c_char_p, c_size_t)
 
-# Zero-copy views and fast copies over engine-owned bytes. These are CPython
-# C-API calls (PyDLL: the GIL stays held, which they need).
-_memview = ctypes.pythonapi.PyMemoryView_FromMemory
-_memview.restype = ctypes.py_object
-_memview.argtypes = [c_void_p, ctypes.c_ssize_t, c_int]
-_PYBUF_READ = 0x100
+# A fast copy of engine-owned bytes: a CPython C-API call (PyDLL: the GIL
+# stays held, which it needs).
 _bytes_at = ctypes.pythonapi.PyBytes_FromStringAndSize
 _bytes_at.restype = ctypes.py_object
 _bytes_at.argtypes = [c_void_p, ctypes.c_ssize_t]
-
-
-def view_at(ptr: Optional[int], length: int) -> memoryview:
-    """A read-only memoryview over ``length`` engine-owned bytes at ``ptr``: no copy.
-
-    Valid only as long as the engine keeps the bytes (see the callers).
-    """
-    if not length:
-        return memoryview(b"")
-    return _memview(ptr, length, _PYBUF_READ)  # type: ignore[no-any-return]
 
 
 def bytes_at(ptr: Optional[int], length: int) -> bytes:
@@ -387,6 +372,7 @@ def make_config(
     pong_timeout: Optional[float] = None,
     close_timeout: Optional[float] = None,
     protocols: Sequence[str] = (),
+    max_queued_bytes: Optional[int] = None,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
@@ -413,6 +399,8 @@ def make_config(
     if max_buffered is not None:
         cfg.max_buffered = max_buffered
     cfg.backpressure = 1 if backpressure_notify else 0
+    if max_queued_bytes is not None:
+        cfg.max_queued_bytes = max_queued_bytes
 
     def ms(v: Optional[float]) -> int:
         return 0 if not v else max(1, int(v * 1000))

@@ -88,12 +88,9 @@ class Event:
 
     ``data`` holds the payload (TEXT, BINARY), the path (OPEN) or the reason
     (CLOSE, ERROR, CONNECT_ERROR). It is ``bytes`` (a copy, yours to keep) by
-    default, or a read-only ``memoryview`` over the engine's own bytes when
-    polled with ``copy=False``: such a view is valid until the next poll on the
-    engine (for :meth:`Engine.events`, until you advance the iterator past
-    the batch) and is then released, so a view kept too long raises
-    ``ValueError`` instead of reading freed memory. Slices of it are not
-    released that way: copy with ``bytes(view)`` to keep anything.
+    default, or a read-only ``memoryview`` when polled with ``copy=False``: a
+    slice of the batch's own bytes, never of engine memory, so it stays valid
+    as long as you hold it (and keeps that batch's bytes alive meanwhile).
     """
 
     __slots__ = ("type", "conn", "tag", "close_code", "data")

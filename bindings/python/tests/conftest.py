@@ -54,14 +54,16 @@ class EchoServer:
 
     def _run(self) -> None:
         for ev in self.server.events(timeout=None):
+            # Recorded before the echo goes out, so a test that got the echo
+            # finds the event here.
+            with self.opened:
+                self.events.append(ev)
+                self.opened.notify_all()
             if ev.type in (EventType.TEXT, EventType.BINARY):
                 try:
                     self.server.send(ev.conn, ev.data, text=ev.type == EventType.TEXT)
                 except Exception:
                     pass
-            with self.opened:
-                self.events.append(ev)
-                self.opened.notify_all()
 
     def wait(self, pred: Callable[[Event], bool], timeout: float = 5.0) -> Event:
         with self.opened:
