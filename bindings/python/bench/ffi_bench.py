@@ -2,8 +2,12 @@
 """FFI-crossing micro-benchmark of the Python binding: how many small messages
 per second Python receives when events cross the C boundary
 
-  batched   in batches: Engine.poll() drains up to 1024 events per ctypes call
-            (rws_engine_poll_events into a preallocated array);
+  columns   in batches as columns: Engine.poll_batch() takes up to 1024 events
+            per ctypes call (rws_engine_poll_batch) as a Batch, no Python
+            object per event; per message the payload is sliced into a
+            `bytes` and a counter bumped (no Event object);
+  batched   in batches: Engine.poll() takes up to 1024 events per ctypes call
+            and builds an Event object per event;
   poll1     one crossing per message: the same Engine.poll(max_events=1);
   callback  one C->Python call per message: a ctypes CFUNCTYPE callback on an
             engine started with rws_engine_start (the engine's thread takes
@@ -11,8 +15,8 @@ per second Python receives when events cross the C boundary
 
 The source is `rocws serve --feed 0 --threads 1`, started by this script: it
 pushes 100-byte text messages as fast as the client's engine reads them. Each
-mode does the same per-message work in Python: the payload copied into a
-`bytes`, an Event object built, a counter bumped. A run connects one
+mode but `columns` does the same per-message work in Python: the payload
+copied into a `bytes`, an Event object built, a counter bumped. A run connects one
 one-thread client engine, warms up, then counts the messages received in a
 window of --duration seconds. Modes run interleaved (batched, poll1,
 callback, batched, ...) --runs times; the medians are printed as a table.
@@ -126,6 +130,44 @@ def run_polling(url: str, warmup: float, duration: float, max_events: int) -> fl
                 return (count - counted_from) / (now - t_measure)
 
 
+def run_columns(url: str, warmup: float, duration: float) -> float:
+    """columns: Engine.poll_batch(), the payload of each message sliced out."""
+    text, binary = int(EventType.TEXT), int(EventType.BINARY)
+    with Client(threads=1, batch_size=1024) as client:
+        client.connect(url, tag=1)
+        start = None
+        count = nbytes = 0
+        counted_from = 0
+        t_measure = t_end = 0.0
+        measuring = False
+        polls = 0
+        while True:
+            batch = client.poll_batch(timeout=1.0)
+            now = time.perf_counter()
+            polls += 1
+            data, offsets, base = batch.data, batch.offsets, batch.base
+            for i, t in enumerate(batch.types):
+                if t == text or t == binary:
+                    count += 1
+                    nbytes += len(data[offsets[i] - base : offsets[i + 1] - base])
+                elif t == EventType.CONNECT_ERROR or t == EventType.CLOSE:
+                    raise SystemExit(f"feed connection failed: {batch.payload(i)!r}")
+            if start is None:
+                if count:
+                    start = now
+                    t_measure = start + warmup
+                    t_end = t_measure + duration
+                continue
+            if not measuring and now >= t_measure:
+                measuring = True
+                counted_from = count
+                t_measure = now
+                polls = 0
+            elif measuring and now >= t_end:
+                BATCHES.setdefault("columns", []).append((count - counted_from) / polls)
+                return (count - counted_from) / (now - t_measure)
+
+
 def run_callback(url: str, warmup: float, duration: float) -> float:
     """callback: a CFUNCTYPE per message on a callback engine (rws_engine_start)."""
     lib = _ffi.lib
@@ -171,14 +213,16 @@ def run_callback(url: str, warmup: float, duration: float) -> float:
 
 
 MODES: Dict[str, Callable[[str, float, float], float]] = {
+    "columns": run_columns,
     "batched": lambda url, w, d: run_polling(url, w, d, 1024),
     "poll1": lambda url, w, d: run_polling(url, w, d, 1),
     "callback": run_callback,
 }
 
 DESCRIPTIONS = {
-    "batched": "rws_engine_poll_events, up to 1024 events per call",
-    "poll1": "rws_engine_poll_events, 1 event per call",
+    "columns": "rws_engine_poll_batch, up to 1024 events per call, as columns",
+    "batched": "rws_engine_poll_batch, up to 1024 events per call, Event objects",
+    "poll1": "rws_engine_poll_batch, 1 event per call",
     "callback": "rws_engine_start callback (CFUNCTYPE), 1 call per message",
 }
 
@@ -221,7 +265,7 @@ def main() -> int:
     for mode in modes:
         rates = results[mode]
         runs = ", ".join(f"{r / 1000:,.0f}k" for r in rates)
-        key = {"batched": "1024", "poll1": "1"}.get(mode, "")
+        key = {"columns": "columns", "batched": "1024", "poll1": "1"}.get(mode, "")
         batch = f"{statistics.median(BATCHES[key]):,.1f}" if key in BATCHES else "-"
         print(f"| {mode} | {DESCRIPTIONS[mode]} | {statistics.median(rates):,.0f} | {runs} | {batch} |")
     return 0
