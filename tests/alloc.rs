@@ -1,6 +1,7 @@
 //! Allocation on the hot path, counted by a global allocator: a warmed-up
 //! connection receives and echoes small messages without allocating per
-//! message, and a broadcast allocates per message, not per subscriber.
+//! message, nor does the batched C ABI queue, and a broadcast allocates per
+//! message, not per subscriber.
 //!
 //! A single test function runs every case in sequence: the counter is
 //! process-wide, so nothing else may run beside it.
@@ -116,6 +117,58 @@ fn engine_echo() {
     engine.stop(Duration::from_secs(1));
 }
 
+/// The batched C ABI engine: messages queue as columns and are taken with
+/// `rws_engine_poll_batch`, without allocating once the columns have grown.
+fn batched_queue() {
+    use rocwebsocket::ffi::engine::*;
+    let listen = [c"127.0.0.1:0".as_ptr()];
+    // SAFETY: the FFI contract: a config from rws_engine_config_init, a
+    // listen list that outlives the start call, the engine freed once.
+    let engine = unsafe {
+        let mut config = std::mem::zeroed::<rws_engine_config>();
+        rws_engine_config_init(&mut config);
+        config.listen = listen.as_ptr();
+        config.listen_count = 1;
+        config.threads = 1;
+        rws_engine_start_batched(&config)
+    };
+    assert!(!engine.is_null());
+    // SAFETY: a live engine.
+    let port = unsafe { rws_engine_port(engine) };
+    let client = TestClient::connect(([127, 0, 0, 1], port).into(), "/");
+    let mut stream: TcpStream = client.stream;
+    let frames = client_frames(100);
+    let mut batch = std::mem::MaybeUninit::<rws_event_batch>::uninit();
+    let mut round = |stream: &mut TcpStream| {
+        stream.write_all(&frames).unwrap();
+        let mut got = 0;
+        while got < 100 {
+            // SAFETY: a live engine and a writable batch.
+            let batch = unsafe {
+                rws_engine_poll_batch(engine, 4096, 1000, batch.as_mut_ptr());
+                batch.assume_init_ref()
+            };
+            for i in 0..batch.count {
+                // SAFETY: `count` entries per column, valid until the next poll.
+                got += usize::from(unsafe { *batch.types.add(i) } == 2); // BINARY
+            }
+        }
+    };
+    for _ in 0..50 {
+        round(&mut stream); // warm-up: the columns grow to their working size
+    }
+    let before = allocations();
+    for _ in 0..200 {
+        round(&mut stream);
+    }
+    let per_message = (allocations() - before) as f64 / 20_000.0;
+    println!("batched C ABI queue: {per_message:.4} allocations per message");
+    assert!(per_message < 0.01, "{per_message} allocations per message");
+    drop(stream);
+    // SAFETY: from rws_engine_start_batched, freed once.
+    unsafe { rws_engine_free(engine) };
+}
+
 /// Allocations per broadcast message with `n` subscribers.
 fn broadcast_allocations(n: usize) -> f64 {
     let (engine, addr, _seen) = echo_engine(Config::default());
@@ -167,5 +220,6 @@ fn broadcast() {
 fn hot_paths_do_not_allocate_per_message() {
     sans_io_receive();
     engine_echo();
+    batched_queue();
     broadcast();
 }

@@ -60,10 +60,10 @@ def run_rocws(url: str, warmup: float, duration: float, work: str) -> tuple[int,
                     if kind == text:
                         count += 1
             else:
-                data, offsets, base = batch.data, batch.offsets, batch.base
-                for i, kind in enumerate(batch.types):
+                data, ends = batch.data, batch.offsets.tolist()
+                for kind, start, end in zip(batch.types, ends, ends[1:]):
                     if kind == text:
-                        total += len(data[offsets[i] - base : offsets[i + 1] - base])
+                        total += len(data[start:end])
                         count += 1
         return count, time.process_time() - cpu0
 

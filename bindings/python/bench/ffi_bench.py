@@ -145,11 +145,11 @@ def run_columns(url: str, warmup: float, duration: float) -> float:
             batch = client.poll_batch(timeout=1.0)
             now = time.perf_counter()
             polls += 1
-            data, offsets, base = batch.data, batch.offsets, batch.base
-            for i, t in enumerate(batch.types):
+            data, ends = batch.data, batch.offsets.tolist()
+            for i, (t, start, end) in enumerate(zip(batch.types, ends, ends[1:])):
                 if t == text or t == binary:
                     count += 1
-                    nbytes += len(data[offsets[i] - base : offsets[i + 1] - base])
+                    nbytes += len(data[start:end])
                 elif t == EventType.CONNECT_ERROR or t == EventType.CLOSE:
                     raise SystemExit(f"feed connection failed: {batch.payload(i)!r}")
             if start is None:

@@ -10,10 +10,10 @@ indexing; a payload is a slice of :attr:`Batch.data`.
 Tight loops read the columns directly::
 
     batch = client.poll_batch(timeout=1.0)
-    data, offsets, base = batch.data, batch.offsets, batch.base
-    for i, kind in enumerate(batch.types):
+    data, ends = batch.data, batch.offsets.tolist()
+    for kind, start, end in zip(batch.types, ends, ends[1:]):
         if kind == TEXT:
-            handle(data[offsets[i] - base : offsets[i + 1] - base])
+            handle(data[start:end])
 
 or iterate ``(type, conn, payload)`` triples with :meth:`Batch.messages`.
 """
@@ -21,7 +21,8 @@ or iterate ``(type, conn, payload)`` triples with :meth:`Batch.messages`.
 from __future__ import annotations
 
 import ctypes
-from typing import Iterator, Tuple
+from array import array
+from typing import Iterator, Tuple, Union
 
 from ._ffi import bytes_at
 from ._types import EventType
@@ -55,14 +56,16 @@ class Batch:
         conns: connection ids (``memoryview`` of unsigned 64-bit ints).
         tags: connect tags of client OPEN and CONNECT_ERROR events, else 0.
         close_codes: close codes of CLOSE events, else 0.
-        offsets: ``len(batch) + 1`` positions: event ``i``'s bytes are
-            ``data[offsets[i] - base : offsets[i + 1] - base]``.
-        base: ``offsets[0]`` (the offsets are the engine's, not rebased).
+        offsets: ``len(batch) + 1`` positions in ``data`` (unsigned 64-bit
+            ints, ``offsets[0] == 0``): event ``i``'s bytes are
+            ``data[offsets[i] : offsets[i + 1]]``.
         data: every event's bytes (payload, path, reason or error text) back
             to back, as ``bytes``.
     """
 
-    __slots__ = ("types", "conns", "tags", "close_codes", "offsets", "base", "data")
+    __slots__ = ("types", "conns", "tags", "close_codes", "offsets", "data")
+
+    offsets: "Union[memoryview, array[int]]"
 
     def __init__(self, raw: "rws_event_batch | None" = None) -> None:
         n = raw.count if raw is not None else 0
@@ -72,7 +75,6 @@ class Batch:
             self.tags = _EMPTY_Q
             self.close_codes = _EMPTY_H
             self.offsets = _ZERO_OFFSET
-            self.base = 0
             self.data = b""
             return
         self.types = bytes_at(raw.types, n)
@@ -80,10 +82,11 @@ class Batch:
         self.tags = memoryview(bytes_at(raw.tags, 8 * n)).cast("Q")
         self.close_codes = memoryview(bytes_at(raw.close_codes, 2 * n)).cast("H")
         offsets = memoryview(bytes_at(raw.offsets, 8 * (n + 1))).cast("Q")
-        self.offsets = offsets
         base = offsets[0]
-        self.base = base
         self.data = bytes_at(raw.data + base if raw.data else None, offsets[n] - base)
+        # The engine's offsets are absolute in its arena; a batch served in
+        # slices (more pending than max_events) starts past 0.
+        self.offsets = offsets if base == 0 else array("Q", [o - base for o in offsets])
 
     def __len__(self) -> int:
         return len(self.types)
@@ -93,24 +96,21 @@ class Batch:
 
     def payload(self, i: int) -> bytes:
         """Event ``i``'s bytes (a copy: slicing ``bytes`` copies)."""
-        base = self.base
-        return self.data[self.offsets[i] - base : self.offsets[i + 1] - base]
+        return self.data[self.offsets[i] : self.offsets[i + 1]]
 
     def view(self, i: int) -> memoryview:
         """Event ``i``'s bytes without a copy (a slice of a view of :attr:`data`)."""
-        base = self.base
-        return memoryview(self.data)[self.offsets[i] - base : self.offsets[i + 1] - base]
+        return memoryview(self.data)[self.offsets[i] : self.offsets[i + 1]]
 
     def messages(self) -> Iterator[Tuple[int, int, memoryview]]:
         """``(type, conn, payload)`` for every TEXT and BINARY event, the
         payload a zero-copy ``memoryview`` (decode text with ``str(p, "utf-8")``)."""
         mv = memoryview(self.data)
-        base = self.base
-        offsets = self.offsets
-        text, binary = EventType.TEXT, EventType.BINARY
-        for i, (kind, conn) in enumerate(zip(self.types, self.conns)):
+        ends = self.offsets.tolist()
+        text, binary = int(EventType.TEXT), int(EventType.BINARY)
+        for kind, conn, start, end in zip(self.types, self.conns, ends, ends[1:]):
             if kind == text or kind == binary:
-                yield kind, conn, mv[offsets[i] - base : offsets[i + 1] - base]
+                yield kind, conn, mv[start:end]
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self)} events, {len(self.data)} bytes>"

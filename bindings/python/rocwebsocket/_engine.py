@@ -411,11 +411,10 @@ class Engine:
 
         listener = self._listener
         conns = self._conns
-        data, offsets, base = batch.data, batch.offsets, batch.base
+        data, ends = batch.data, batch.offsets.tolist()
         view = memoryview(data)
         tags, codes = batch.tags, batch.close_codes
-        for i, (t, cid) in enumerate(zip(batch.types, batch.conns)):
-            start, end = offsets[i] - base, offsets[i + 1] - base
+        for i, (t, cid, start, end) in enumerate(zip(batch.types, batch.conns, ends, ends[1:])):
             if t == 1 or t == 2:  # TEXT, BINARY
                 conn = conns.get(cid)
                 if conn is None:
@@ -560,11 +559,13 @@ class Engine:
 
 
 def _events_of(batch: Batch, copy: bool) -> List[Event]:
-    data, offsets, base = batch.data, batch.offsets, batch.base
-    source = data if copy else memoryview(data)
+    source = batch.data if copy else memoryview(batch.data)
+    ends = batch.offsets.tolist()
     return [
-        Event(_TYPES[t], conn, tag, code, source[offsets[i] - base : offsets[i + 1] - base])
-        for i, (t, conn, tag, code) in enumerate(zip(batch.types, batch.conns, batch.tags, batch.close_codes))
+        Event(_TYPES[t], conn, tag, code, source[start:end])
+        for t, conn, tag, code, start, end in zip(
+            batch.types, batch.conns, batch.tags, batch.close_codes, ends, ends[1:]
+        )
     ]
 
 

@@ -81,7 +81,7 @@ def test_poll_batch_columns(echo: EchoServer, client: Client) -> None:
     while len(got) < len(sent):
         batch = client.poll_batch(timeout=2)
         assert len(batch.offsets) == len(batch) + 1
-        assert batch.offsets[0] == batch.base
+        assert batch.offsets[0] == 0 and batch.offsets[-1] == len(batch.data)
         for kind, cid, payload in batch.messages():
             assert cid == conn
             got.append(str(payload, "utf-8") if kind == EventType.TEXT else bytes(payload))
@@ -112,3 +112,18 @@ def test_a_slow_consumer_pauses_reading_and_loses_nothing(client: Client) -> Non
         # The cap plus what the reads that crossed it brought (64 KiB each),
         # not the 3 MB the client sent.
         assert first is not None and first <= 64 * 1024 * 3
+
+
+def test_a_batch_served_in_slices_is_rebased(echo: EchoServer, client: Client) -> None:
+    conn = open_client(client, echo.url)
+    sent = [f"message {i}".encode() for i in range(10)]
+    for m in sent:
+        client.send(conn, m)
+    time.sleep(0.3)  # all ten echoes queue up, then come out three at a time
+    got = []
+    while len(got) < len(sent):
+        batch = client.poll_batch(timeout=2, max_events=3)
+        assert 0 < len(batch) <= 3
+        assert batch.offsets[0] == 0 and batch.offsets[-1] == len(batch.data)
+        got.extend(batch.payload(i) for i in range(len(batch)))
+    assert got == sent
