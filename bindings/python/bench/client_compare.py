@@ -61,9 +61,9 @@ def run_rocws(url: str, warmup: float, duration: float, work: str) -> tuple[int,
                         count += 1
             else:
                 data, ends = batch.data, batch.offsets.tolist()
-                for kind, start, end in zip(batch.types, ends, ends[1:]):
+                for kind, lo, hi in zip(batch.types, ends, ends[1:]):
                     if kind == text:
-                        total += len(data[start:end])
+                        total += len(data[lo:hi])
                         count += 1
         return count, time.process_time() - cpu0
 
