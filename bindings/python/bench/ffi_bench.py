@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -91,81 +91,80 @@ class Window:
 BATCHES: Dict[str, List[float]] = {}
 
 
-def run_polling(url: str, warmup: float, duration: float, max_events: int) -> float:
-    """batched (max_events=1024) or poll1 (max_events=1): messages/s. Records
-    the average events per poll in the window (far below max_events means
+class Window:
+    """The measured window of a polling run: it opens `warmup` seconds after
+    the first message and closes `duration` seconds later. Records the
+    average events per poll in it under `key` (far below the batch size means
     the consumer waited for the feed)."""
+
+    def __init__(self, warmup: float, duration: float, key: str) -> None:
+        self.warmup, self.duration, self.key = warmup, duration, key
+        self.start: Optional[float] = None
+        self.measuring = False
+        self.counted_from = 0
+        self.t_measure = self.t_end = 0.0
+        self.polls = 0
+
+    def after_poll(self, count: int, now: float) -> Optional[float]:
+        """Call after each poll with the messages counted so far; returns the
+        rate once the window has closed."""
+        self.polls += 1
+        if self.start is None:
+            if count:
+                self.start = now
+                self.t_measure = now + self.warmup
+            return None
+        if not self.measuring and now >= self.t_measure:
+            self.measuring = True
+            self.counted_from = count
+            self.t_measure = now
+            self.t_end = now + self.duration
+            self.polls = 0
+        elif self.measuring and now >= self.t_end:
+            counted = count - self.counted_from
+            BATCHES.setdefault(self.key, []).append(counted / max(self.polls, 1))
+            return counted / (now - self.t_measure)
+        return None
+
+
+def run_polling(url: str, warmup: float, duration: float, max_events: int) -> float:
+    """batched (max_events=1024) or poll1 (max_events=1): messages/s."""
+    window = Window(warmup, duration, str(max_events))
     with Client(threads=1, batch_size=1024) as client:
         client.connect(url, tag=1)
-        start = None
         count = nbytes = 0
-        counted_from = 0
-        t_measure = t_end = 0.0
-        measuring = False
-        polls = 0
         while True:
-            events = client.poll(timeout=1.0, max_events=max_events)
-            now = time.perf_counter()
-            polls += 1
-            for ev in events:
+            for ev in client.poll(timeout=1.0, max_events=max_events):
                 t = ev.type
                 if t is EventType.TEXT or t is EventType.BINARY:
                     count += 1
                     nbytes += len(ev.data)
-                    if start is None:
-                        start = now
-                        t_measure = start + warmup
-                        t_end = t_measure + duration
                 elif t is EventType.CONNECT_ERROR or t is EventType.CLOSE:
                     raise SystemExit(f"feed connection failed: {ev!r}")
-            if start is None:
-                continue
-            if not measuring and now >= t_measure:
-                measuring = True
-                counted_from = count
-                t_measure = now
-                polls = 0
-            elif measuring and now >= t_end:
-                BATCHES.setdefault(str(max_events), []).append((count - counted_from) / polls)
-                return (count - counted_from) / (now - t_measure)
+            rate = window.after_poll(count, time.perf_counter())
+            if rate is not None:
+                return rate
 
 
 def run_columns(url: str, warmup: float, duration: float) -> float:
     """columns: Engine.poll_batch(), the payload of each message sliced out."""
     text, binary = int(EventType.TEXT), int(EventType.BINARY)
+    window = Window(warmup, duration, "columns")
     with Client(threads=1, batch_size=1024) as client:
         client.connect(url, tag=1)
-        start = None
         count = nbytes = 0
-        counted_from = 0
-        t_measure = t_end = 0.0
-        measuring = False
-        polls = 0
         while True:
             batch = client.poll_batch(timeout=1.0)
-            now = time.perf_counter()
-            polls += 1
             data, ends = batch.data, batch.offsets.tolist()
-            for i, (t, start, end) in enumerate(zip(batch.types, ends, ends[1:])):
+            for i, (t, lo, hi) in enumerate(zip(batch.types, ends, ends[1:])):
                 if t == text or t == binary:
                     count += 1
-                    nbytes += len(data[start:end])
+                    nbytes += len(data[lo:hi])
                 elif t == EventType.CONNECT_ERROR or t == EventType.CLOSE:
                     raise SystemExit(f"feed connection failed: {batch.payload(i)!r}")
-            if start is None:
-                if count:
-                    start = now
-                    t_measure = start + warmup
-                    t_end = t_measure + duration
-                continue
-            if not measuring and now >= t_measure:
-                measuring = True
-                counted_from = count
-                t_measure = now
-                polls = 0
-            elif measuring and now >= t_end:
-                BATCHES.setdefault("columns", []).append((count - counted_from) / polls)
-                return (count - counted_from) / (now - t_measure)
+            rate = window.after_poll(count, time.perf_counter())
+            if rate is not None:
+                return rate
 
 
 def run_callback(url: str, warmup: float, duration: float) -> float:
