@@ -451,12 +451,13 @@ impl<H: Handler> Worker<H> {
 
     fn read_frames(&mut self, slot: usize) {
         loop {
-            self.lend_buffers(slot);
-            let c = &mut self.conns[slot];
             // A closing connection reads on: the peer's close frame is awaited.
+            let c = &self.conns[slot];
             if c.read_paused && c.ws.close_state() == CloseState::Open {
                 break;
             }
+            self.lend_buffers(slot);
+            let c = &mut self.conns[slot];
             let want = c.ws.bytes_wanted().clamp(READ_SIZE, READ_SIZE_MAX);
             if !c.ws.accepts_input() {
                 return self.read_discard(slot);
@@ -491,10 +492,11 @@ impl<H: Handler> Worker<H> {
     pub(super) fn set_reading(&mut self, slot: usize, reading: bool) {
         let now = self.now;
         let c = &mut self.conns[slot];
-        if c.read_paused != reading {
-            return;
+        let paused = !reading;
+        if c.read_paused == paused {
+            return; // already so
         }
-        c.read_paused = !reading;
+        c.read_paused = paused;
         if reading && matches!(c.phase, Phase::Open) {
             // The deadlines restart from now rather than from the last read.
             c.last_rx = now;
