@@ -224,6 +224,14 @@ fn event(type_: rws_event_type, conn: ConnId, tag: u64, code: u16, data: &[u8]) 
     }
 }
 
+/// A message's event type and payload.
+pub(super) fn message_event(message: &Message) -> (rws_event_type, &[u8]) {
+    match message {
+        Message::Text(t) => (rws_event_type::RWS_EVENT_TEXT, t.as_bytes()),
+        Message::Binary(b) => (rws_event_type::RWS_EVENT_BINARY, b),
+    }
+}
+
 impl CallbackHandler {
     fn call(&self, cb: rws_callback, conn: Option<&mut Conn<'_>>, ev: &rws_event) {
         let Some(f) = cb else { return };
@@ -254,10 +262,7 @@ impl Handler for CallbackHandler {
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
-        let (t, data) = match &message {
-            Message::Text(t) => (rws_event_type::RWS_EVENT_TEXT, t.as_bytes()),
-            Message::Binary(b) => (rws_event_type::RWS_EVENT_BINARY, b),
-        };
+        let (t, data) = message_event(&message);
         let ev = event(t, conn.id(), 0, 0, data);
         self.call(self.callbacks.on_message, Some(conn), &ev);
     }

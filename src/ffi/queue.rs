@@ -19,6 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::codec::rws_event_type;
+use super::engine::message_event;
 use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo};
 use crate::proto::CloseCode;
 
@@ -281,10 +282,7 @@ impl Handler for QueueHandler {
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
-        let (t, data) = match &message {
-            Message::Text(t) => (rws_event_type::RWS_EVENT_TEXT, &t.as_bytes()[..]),
-            Message::Binary(b) => (rws_event_type::RWS_EVENT_BINARY, &b[..]),
-        };
+        let (t, data) = message_event(&message);
         self.local.push(t, conn.id().0, 0, 0, data);
         let max = self.queue.max_bytes;
         if max != 0
