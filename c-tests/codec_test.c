@@ -205,6 +205,7 @@ static void test_errors_and_version(void) {
     CHECK(full > sizeof msg - 1 && strlen(msg) == sizeof msg - 1); /* cut short, NUL-terminated */
     CHECK(rws_last_error_message(NULL, 0) == full);
     CHECK(strcmp(rws_result_name(RWS_ERR_NULL), "RWS_ERR_NULL") == 0);
+    CHECK(strcmp(rws_result_name(999), "RWS_UNKNOWN") == 0); /* any integer is safe */
     CHECK(rws_version_number() >= 100 && strlen(rws_version()) >= 5);
 }
 

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::codec::rws_event_type;
-use super::engine::message_event;
+use super::super::event::rws_event_type;
+use super::callbacks::message_event;
 use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo};
 use crate::proto::CloseCode;
 
