@@ -85,6 +85,9 @@
 // The longest frame header in bytes.
 #define RWS_MAX_HEADER_LEN 14
 
+// The most event-loop threads an engine runs: the thread index has 10 bits.
+#define MAX_THREADS (1 << 10)
+
 // What happens to a connection whose unsent bytes pass `max_buffered`.
 typedef enum {
   // Close it with 1008.
@@ -155,6 +158,10 @@ typedef enum {
   RWS_ERR_UNKNOWN_CONNECTION = 13,
   // The CPU cannot run the requested SIMD level.
   RWS_ERR_UNSUPPORTED = 14,
+  // A deadline passed with no way to recover (no pong after a keepalive
+  // ping, or a closing handshake that never finished): close the
+  // transport now.
+  RWS_TIMED_OUT = 15,
 } rws_result;
 
 // Which end of a connection this is.
@@ -227,6 +234,23 @@ typedef struct {
   // Its length in bytes.
   size_t len;
 } rws_event;
+
+// The deadlines of a codec connection, in milliseconds. 0 turns the idle
+// timeout and the keepalive ping off, and gives the pong and close
+// timeouts their defaults (10 s, 5 s). The handshake timeout is not used
+// by the codec: its connections start after the handshake.
+typedef struct {
+  // Close with 1001 after this long without a received byte; 0: never.
+  uint32_t idle_ms;
+  // Send a ping after this long without a received byte; 0: never.
+  uint32_t ping_interval_ms;
+  // After that ping, how long to wait for any byte before the connection
+  // is dead (`RWS_TIMED_OUT`); 0: 10 s.
+  uint32_t pong_timeout_ms;
+  // From the start of the closing handshake to giving up on it
+  // (`RWS_TIMED_OUT`); 0: 5 s.
+  uint32_t close_ms;
+} rws_timeouts;
 
 // Engine settings. Initialise with `rws_engine_config_init`, then change fields.
 // Strings are copied by `rws_engine_start*`; they need not outlive the call.
@@ -448,6 +472,36 @@ size_t rws_conn_buffered_amount(const rws_conn *c);
 // # Safety
 // `c` NULL or from `rws_conn_new`.
 bool rws_conn_should_close(const rws_conn *c);
+
+// Sets the connection's deadlines (NULL: the defaults, no idle timeout and
+// no keepalive ping). Then drive them with `rws_conn_next_timeout` and
+// `rws_conn_on_timeout`.
+//
+// # Safety
+// `c` from `rws_conn_new`; `timeouts` NULL or readable.
+rws_result rws_conn_set_timeouts(rws_conn *c, const rws_timeouts *timeouts);
+
+// When the connection next needs `rws_conn_on_timeout`, as a time on the
+// caller's monotonic millisecond clock (`now_ms` is the current time on it,
+// any epoch, e.g. CLOCK_MONOTONIC in ms): `RWS_OK` with `*deadline_ms`
+// filled, or `RWS_NONE` when no deadline runs. Call it after every change
+// (bytes fed, messages sent, a close) to learn the new deadline; the
+// connection reads no clock itself.
+//
+// # Safety
+// `c` from `rws_conn_new`; `deadline_ms` writable.
+rws_result rws_conn_next_timeout(rws_conn *c, uint64_t now_ms, uint64_t *deadline_ms);
+
+// Applies whatever deadline has passed at `now_ms`: queues a keepalive
+// ping, or starts the closing handshake with 1001 "idle timeout" (write out
+// the pending output), and returns `RWS_OK`; or returns `RWS_TIMED_OUT`
+// when the peer is gone (no pong within the pong timeout) or the closing
+// handshake did not finish in time: close the transport then and report
+// the connection closed with 1006. Early calls do nothing.
+//
+// # Safety
+// `c` from `rws_conn_new`.
+rws_result rws_conn_on_timeout(rws_conn *c, uint64_t now_ms);
 
 // Starts an engine that reports through `callbacks` (copied). Returns NULL on
 // failure (bad config, address in use: see `rws_last_error_message`). Free

@@ -8,7 +8,8 @@ use super::frame::{role, RWS_OPCODE_BINARY, RWS_OPCODE_PING, RWS_OPCODE_PONG, RW
 use super::handle::{self, try_mut, try_ref, Boxed};
 use super::{check_null, close_reason, fail, guard, rws_result, slice_arg};
 use crate::proto::close::CloseCode;
-use crate::proto::{ConnConfig, Connection, Event, SendError};
+use crate::proto::{ConnConfig, Connection, Event, Expired, SendError, Tick, Timeouts};
+use std::time::Duration;
 
 /// Limits of a connection; zero fields take the defaults.
 #[repr(C)]
@@ -43,6 +44,8 @@ pub struct rws_conn {
     conn: Connection,
     /// Keeps the last event's bytes alive for the caller.
     held: Bytes,
+    /// The deadlines `rws_conn_next_timeout` and `rws_conn_on_timeout` apply.
+    timeouts: Timeouts,
 }
 
 impl Boxed for rws_conn {}
@@ -69,6 +72,7 @@ pub unsafe extern "C" fn rws_conn_new(role_: u32, config: *const rws_conn_config
         handle::into_c(rws_conn {
             conn,
             held: Bytes::new(),
+            timeouts: codec_timeouts(&rws_timeouts::default()),
         })
     })
 }
@@ -269,8 +273,8 @@ pub unsafe extern "C" fn rws_conn_consume_output(c: *mut rws_conn, n: usize) -> 
 /// `c` NULL or from `rws_conn_new`.
 #[no_mangle]
 pub unsafe extern "C" fn rws_conn_buffered_amount(c: *const rws_conn) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
+        // SAFETY: per the contract above.
         unsafe { handle::as_ref(c) }.map_or(0, |c| c.conn.buffered_amount())
     })
 }
@@ -285,5 +289,115 @@ pub unsafe extern "C" fn rws_conn_should_close(c: *const rws_conn) -> bool {
     guard(false, || {
         // SAFETY: per the contract above.
         unsafe { handle::as_ref(c) }.is_some_and(|c| c.conn.should_close_transport())
+    })
+}
+
+// ---- deadlines ----
+
+/// The deadlines of a codec connection, in milliseconds. 0 turns the idle
+/// timeout and the keepalive ping off, and gives the pong and close
+/// timeouts their defaults (10 s, 5 s). The handshake timeout is not used
+/// by the codec: its connections start after the handshake.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct rws_timeouts {
+    /// Close with 1001 after this long without a received byte; 0: never.
+    pub idle_ms: u32,
+    /// Send a ping after this long without a received byte; 0: never.
+    pub ping_interval_ms: u32,
+    /// After that ping, how long to wait for any byte before the connection
+    /// is dead (`RWS_TIMED_OUT`); 0: 10 s.
+    pub pong_timeout_ms: u32,
+    /// From the start of the closing handshake to giving up on it
+    /// (`RWS_TIMED_OUT`); 0: 5 s.
+    pub close_ms: u32,
+}
+
+fn codec_timeouts(t: &rws_timeouts) -> Timeouts {
+    let d = Timeouts::default();
+    let on = |ms: u32| (ms > 0).then(|| Duration::from_millis(ms.into()));
+    Timeouts {
+        handshake: None,
+        idle: on(t.idle_ms),
+        ping_interval: on(t.ping_interval_ms),
+        pong_timeout: on(t.pong_timeout_ms).unwrap_or(d.pong_timeout),
+        close: on(t.close_ms).unwrap_or(d.close),
+    }
+}
+
+/// Sets the connection's deadlines (NULL: the defaults, no idle timeout and
+/// no keepalive ping). Then drive them with `rws_conn_next_timeout` and
+/// `rws_conn_on_timeout`.
+///
+/// # Safety
+/// `c` from `rws_conn_new`; `timeouts` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn rws_conn_set_timeouts(
+    c: *mut rws_conn,
+    timeouts: *const rws_timeouts,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let c = try_mut!(c);
+        // SAFETY: non-NULL `timeouts` is readable per the contract.
+        let t = unsafe { timeouts.as_ref() }.copied().unwrap_or_default();
+        c.timeouts = codec_timeouts(&t);
+        rws_result::RWS_OK
+    })
+}
+
+/// When the connection next needs `rws_conn_on_timeout`, as a time on the
+/// caller's monotonic millisecond clock (`now_ms` is the current time on it,
+/// any epoch, e.g. CLOCK_MONOTONIC in ms): `RWS_OK` with `*deadline_ms`
+/// filled, or `RWS_NONE` when no deadline runs. Call it after every change
+/// (bytes fed, messages sent, a close) to learn the new deadline; the
+/// connection reads no clock itself.
+///
+/// # Safety
+/// `c` from `rws_conn_new`; `deadline_ms` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rws_conn_next_timeout(
+    c: *mut rws_conn,
+    now_ms: u64,
+    deadline_ms: *mut u64,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let c = try_mut!(c);
+        check_null!(deadline_ms);
+        match c.conn.next_deadline(Tick::from_millis(now_ms), &c.timeouts) {
+            Some(at) => {
+                // SAFETY: `deadline_ms` is non-NULL and writable per the contract.
+                unsafe { deadline_ms.write(at.as_millis()) };
+                rws_result::RWS_OK
+            }
+            None => rws_result::RWS_NONE,
+        }
+    })
+}
+
+/// Applies whatever deadline has passed at `now_ms`: queues a keepalive
+/// ping, or starts the closing handshake with 1001 "idle timeout" (write out
+/// the pending output), and returns `RWS_OK`; or returns `RWS_TIMED_OUT`
+/// when the peer is gone (no pong within the pong timeout) or the closing
+/// handshake did not finish in time: close the transport then and report
+/// the connection closed with 1006. Early calls do nothing.
+///
+/// # Safety
+/// `c` from `rws_conn_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rws_conn_on_timeout(c: *mut rws_conn, now_ms: u64) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let c = try_mut!(c);
+        match c.conn.on_timeout(Tick::from_millis(now_ms), &c.timeouts) {
+            None => rws_result::RWS_OK,
+            Some(Expired::Pong) => {
+                fail(rws_result::RWS_TIMED_OUT, "no pong after a keepalive ping")
+            }
+            Some(Expired::Close) => {
+                fail(rws_result::RWS_TIMED_OUT, "the closing handshake timed out")
+            }
+            Some(Expired::Handshake) => {
+                fail(rws_result::RWS_TIMED_OUT, "the opening handshake timed out")
+            }
+        }
     })
 }

@@ -152,8 +152,8 @@ pub unsafe extern "C" fn rws_request_header(
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_protocol_count(r: *const rws_request) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
+        // SAFETY: per the contract above.
         unsafe { handle::as_ref(r) }.map_or(0, |r| r.protocols.len())
     })
 }

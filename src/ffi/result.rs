@@ -41,11 +41,15 @@ pub enum rws_result {
     RWS_ERR_UNKNOWN_CONNECTION = 13,
     /// The CPU cannot run the requested SIMD level.
     RWS_ERR_UNSUPPORTED = 14,
+    /// A deadline passed with no way to recover (no pong after a keepalive
+    /// ping, or a closing handshake that never finished): close the
+    /// transport now.
+    RWS_TIMED_OUT = 15,
 }
 
 impl rws_result {
     /// Every code with its name: the one table both directions read.
-    const ALL: [(rws_result, &'static CStr); 15] = [
+    const ALL: [(rws_result, &'static CStr); 16] = [
         (rws_result::RWS_OK, c"RWS_OK"),
         (rws_result::RWS_ERR_NULL, c"RWS_ERR_NULL"),
         (
@@ -70,6 +74,7 @@ impl rws_result {
             c"RWS_ERR_UNKNOWN_CONNECTION",
         ),
         (rws_result::RWS_ERR_UNSUPPORTED, c"RWS_ERR_UNSUPPORTED"),
+        (rws_result::RWS_TIMED_OUT, c"RWS_TIMED_OUT"),
     ];
 
     /// The code whose value is `value`, if any.

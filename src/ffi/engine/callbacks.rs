@@ -142,8 +142,8 @@ impl Handler for CallbackHandler {
 /// `ctx` NULL or the one passed to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn rws_ctx_conn(ctx: *mut rws_ctx) -> u64 {
-    // SAFETY: per the contract above.
     guard(0, || {
+        // SAFETY: per the contract above.
         unsafe { handle::lent_mut(ctx) }.map_or(0, |c| c.conn.id().0)
     })
 }

@@ -155,6 +155,6 @@ pub unsafe extern "C" fn rws_engine_event_fd(e: *const rws_engine) -> i32 {
     guard(-1, || {
         // SAFETY: per the contract above.
         let e = unsafe { handle::as_ref(e) };
-        e.and_then(|e| e.queue.as_ref()).map_or(-1, |q| q.fd)
+        e.and_then(|e| e.queue.as_ref()).map_or(-1, |q| q.wake.fd())
     })
 }
