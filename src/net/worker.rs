@@ -13,7 +13,6 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Buf;
 use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -410,7 +409,7 @@ impl<H: Handler> Worker<H> {
     /// Lends pooled buffers to a connection about to read and send.
     fn lend_buffers(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        if c.ws.read_buffer().capacity() == 0 {
+        if c.ws.input_capacity() == 0 {
             c.ws.lend_read_buffer(self.read_pool.take());
         }
         self.lend_write_buffer(slot);
@@ -440,7 +439,7 @@ impl<H: Handler> Worker<H> {
     fn read_once(&mut self, slot: usize, want: usize) -> io::Result<Option<usize>> {
         let c = &mut self.conns[slot];
         loop {
-            return match c.stream.read_into(c.ws.read_buffer(), want) {
+            return match c.stream.read_into(&mut c.ws.read_space(), want) {
                 Ok(n) => Ok(Some(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -533,11 +532,11 @@ impl<H: Handler> Worker<H> {
     fn read_handshake(&mut self, slot: usize) {
         loop {
             let max_head = self.config.limits.max_handshake;
-            if self.conns[slot].ws.read_buffer().capacity() == 0 {
+            if self.conns[slot].ws.input_capacity() == 0 {
                 let buf = self.read_pool.take();
                 self.conns[slot].ws.lend_read_buffer(buf);
             }
-            let have = self.conns[slot].ws.read_buffer().len();
+            let have = self.conns[slot].ws.input().len();
             // Read at most one byte past the limit: enough to prove it was passed.
             let want = (max_head + 1).saturating_sub(have).max(1);
             match self.read_once(slot, want) {
@@ -548,27 +547,25 @@ impl<H: Handler> Worker<H> {
             let c = &mut self.conns[slot];
             c.last_rx = self.now;
             let done = match &c.phase {
-                Phase::ServerHandshake => {
-                    match handshake::parse_request(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((request, consumed))) => {
-                            self.accept_upgrade(slot, request, consumed);
-                            true
-                        }
-                        Err(error) => {
-                            let mut out = Vec::new();
-                            error.write_response(&mut out);
-                            self.reject(slot, &out);
-                            true
-                        }
+                Phase::ServerHandshake => match handshake::parse_request(c.ws.input(), max_head) {
+                    Ok(None) => false,
+                    Ok(Some((request, consumed))) => {
+                        self.accept_upgrade(slot, request, consumed);
+                        true
                     }
-                }
+                    Err(error) => {
+                        let mut out = Vec::new();
+                        error.write_response(&mut out);
+                        self.reject(slot, &out);
+                        true
+                    }
+                },
                 Phase::ClientHandshake(hs) => {
                     let (hs, path) = &**hs;
-                    match hs.parse_response(c.ws.read_buffer(), max_head) {
+                    match hs.parse_response(c.ws.input(), max_head) {
                         Ok(None) => false,
                         Ok(Some((response, consumed))) => {
-                            c.ws.read_buffer().advance(consumed);
+                            c.ws.discard_input(consumed);
                             let info = OpenInfo {
                                 path: path.clone(),
                                 headers: response.headers,
@@ -634,7 +631,7 @@ impl<H: Handler> Worker<H> {
                 }
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
-                c.ws.read_buffer().advance(consumed);
+                c.ws.discard_input(consumed);
                 let info = OpenInfo {
                     path: request.path,
                     headers: request.headers,
@@ -673,7 +670,7 @@ impl<H: Handler> Worker<H> {
 
     fn reject(&mut self, slot: usize, response: &[u8]) {
         let c = &mut self.conns[slot];
-        c.ws.read_buffer().clear();
+        c.ws.discard_input(usize::MAX);
         c.ws.queue_handshake_bytes(response);
         c.phase = Phase::Rejecting;
         c.closing_since = Some(self.now);
