@@ -73,10 +73,11 @@ impl Message {
         }
     }
 
-    pub(crate) fn into_bytes(self) -> Bytes {
+    /// Queues this message on `ws` (text without validating it again).
+    pub(crate) fn send_on(self, ws: &mut Connection) -> Result<(), SendError> {
         match self {
-            Message::Text(t) => t.into_bytes(),
-            Message::Binary(b) => b,
+            Message::Text(t) => ws.send_utf8(t),
+            Message::Binary(b) => ws.send_bytes(OpCode::Binary, b),
         }
     }
 }
@@ -207,8 +208,7 @@ impl Conn<'_> {
 
     /// Queues a message; large server payloads are queued without a copy.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let opcode = message.opcode();
-        self.ws.send_bytes(opcode, message.into_bytes())
+        message.send_on(self.ws)
     }
 
     /// Queues a text message.

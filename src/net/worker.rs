@@ -370,7 +370,7 @@ impl<H: Handler> Worker<H> {
     /// Lends pooled buffers to a connection about to read and send.
     fn lend_buffers(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        if c.ws.read_buffer().capacity() == 0 {
+        if c.ws.input_capacity() == 0 {
             c.ws.lend_read_buffer(self.read_pool.take());
         }
         self.lend_write_buffer(slot);
@@ -400,7 +400,7 @@ impl<H: Handler> Worker<H> {
     fn read_once(&mut self, slot: usize, want: usize) -> io::Result<Option<usize>> {
         let c = &mut self.conns[slot];
         loop {
-            return match c.stream.read_into(c.ws.read_buffer(), want) {
+            return match c.stream.read_into(&mut c.ws.read_space(), want) {
                 Ok(n) => Ok(Some(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

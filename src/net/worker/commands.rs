@@ -26,8 +26,7 @@ impl<H: Handler> Worker<H> {
                         self.lend_write_buffer(slot);
                         let c = &mut self.conns[slot];
                         if matches!(c.phase, Phase::Open) {
-                            let opcode = message.opcode();
-                            let _ = c.ws.send_bytes(opcode, message.into_bytes());
+                            let _ = message.send_on(&mut c.ws);
                             self.mark_dirty(slot);
                         }
                     }

@@ -5,7 +5,6 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use bytes::Buf;
 use mio::Interest;
 
 use super::{lend_conn, ClientOpening, Phase, Report, Slot, Worker};
@@ -74,11 +73,11 @@ impl<H: Handler> Worker<H> {
     pub(super) fn read_handshake(&mut self, slot: usize) {
         loop {
             let max_head = self.config.limits.max_handshake;
-            if self.conns[slot].ws.read_buffer().capacity() == 0 {
+            if self.conns[slot].ws.input_capacity() == 0 {
                 let buf = self.read_pool.take();
                 self.conns[slot].ws.lend_read_buffer(buf);
             }
-            let have = self.conns[slot].ws.read_buffer().len();
+            let have = self.conns[slot].ws.input().len();
             // Read at most one byte past the limit: enough to prove it was passed.
             let want = (max_head + 1).saturating_sub(have).max(1);
             match self.read_once(slot, want) {
@@ -88,27 +87,25 @@ impl<H: Handler> Worker<H> {
             }
             let c = &mut self.conns[slot];
             let done = match &c.phase {
-                Phase::ServerHandshake => {
-                    match handshake::parse_request(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((request, consumed))) => {
-                            self.accept_upgrade(slot, request, consumed);
-                            true
-                        }
-                        Err(error) => {
-                            let mut out = Vec::new();
-                            error.write_response(&mut out);
-                            self.reject(slot, &out);
-                            true
-                        }
+                Phase::ServerHandshake => match handshake::parse_request(c.ws.input(), max_head) {
+                    Ok(None) => false,
+                    Ok(Some((request, consumed))) => {
+                        self.accept_upgrade(slot, request, consumed);
+                        true
                     }
-                }
+                    Err(error) => {
+                        let mut out = Vec::new();
+                        error.write_response(&mut out);
+                        self.reject(slot, &out);
+                        true
+                    }
+                },
                 Phase::ClientHandshake(opening) => {
                     let ClientOpening { handshake, path } = &**opening;
-                    match handshake.parse_response(c.ws.read_buffer(), max_head) {
+                    match handshake.parse_response(c.ws.input(), max_head) {
                         Ok(None) => false,
                         Ok(Some((response, consumed))) => {
-                            c.ws.read_buffer().advance(consumed);
+                            c.ws.discard_input(consumed);
                             let info = OpenInfo {
                                 path: path.clone(),
                                 headers: response.headers,
@@ -179,7 +176,7 @@ impl<H: Handler> Worker<H> {
                 }
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
-                c.ws.read_buffer().advance(consumed);
+                c.ws.discard_input(consumed);
                 let info = OpenInfo {
                     path: request.path,
                     headers: request.headers,
@@ -218,7 +215,7 @@ impl<H: Handler> Worker<H> {
 
     pub(super) fn reject(&mut self, slot: usize, response: &[u8]) {
         let c = &mut self.conns[slot];
-        c.ws.read_buffer().clear();
+        c.ws.discard_input(usize::MAX);
         c.ws.queue_handshake_bytes(response);
         c.phase = Phase::Rejecting;
         c.ws.transport_closing(self.now);
