@@ -917,6 +917,12 @@ impl Connection {
         self.out.take_idle_buffer()
     }
 
+    /// Whether the connection holds a buffer to encode frames into (without
+    /// one, the first frame queued allocates it).
+    pub fn holds_write_buffer(&self) -> bool {
+        self.out.has_buffer()
+    }
+
     /// Lends an empty buffer for encoding frames into, when the connection holds none.
     pub fn lend_write_buffer(&mut self, buf: BytesMut) {
         self.out.lend_buffer(buf);

@@ -48,7 +48,8 @@ impl<H: Handler> Worker<H> {
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
-                        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+                        let mut conn =
+                            lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {
