@@ -121,6 +121,25 @@ typedef enum {
   RWS_EVENT_CONNECT_ERROR = 9,
 } rws_event_type;
 
+// How much a log record matters, most severe first.
+typedef enum {
+  // No records at all (as a level to `rws_set_log_callback`: logging off).
+  RWS_LOG_OFF = 0,
+  // Something failed that the library could not handle (a worker's poll
+  // failed, a listener cannot accept).
+  RWS_LOG_ERROR = 1,
+  // Something unusual the library handled (a connection's socket failed,
+  // a handler's upgrade answer was refused).
+  RWS_LOG_WARN = 2,
+  // A connection failed because of its peer (protocol violation, with the
+  // close code), once per connection.
+  RWS_LOG_INFO = 3,
+  // Details useful when debugging.
+  RWS_LOG_DEBUG = 4,
+  // Very detailed records.
+  RWS_LOG_TRACE = 5,
+} rws_log_level;
+
 // Result codes of every `rws_` function that can fail. Values are stable and
 // never reused.
 typedef enum {
@@ -331,6 +350,17 @@ typedef struct {
   // The bytes of every event, back to back.
   const uint8_t *data;
 } rws_event_batch;
+
+// A log callback: `level` (an `rws_log_level`), `target` the module that
+// logged ("rocwebsocket::net::worker"), `message` NUL-terminated and `len`
+// bytes long (without the NUL). Both strings are valid only during the
+// call. Called on whichever thread logged (engine threads, concurrently),
+// so `user` must be safe to use from several threads.
+typedef void (*rws_log_callback)(void *user,
+                                 rws_log_level level,
+                                 const char *target,
+                                 const char *message,
+                                 size_t len);
 
 
 
@@ -874,6 +904,22 @@ const char *rws_client_handshake_protocol(const rws_client_handshake *h);
 // # Safety
 // `h` NULL or from `rws_client_handshake_new`, not freed before.
 void rws_client_handshake_free(rws_client_handshake *h);
+
+// Sends the library's log records at `level` and more severe to `callback`
+// with `user`; a NULL `callback` or `RWS_LOG_OFF` turns logging off (the
+// default: the library prints nothing). Replaces any earlier callback: when
+// this returns, the old one is no longer running nor called, so its `user`
+// may be freed. `RWS_ERR_INVALID_ARGUMENT` for an unknown level, or when the
+// process already has another `log` logger (a Rust host that installed its
+// own). Thread-safe; must not be called from the log callback itself.
+//
+// Connection-level failures are logged once per connection, naming its id;
+// nothing is logged per message.
+//
+// # Safety
+// `callback` NULL or a function safe to call from any thread with `user`
+// until it is replaced.
+rws_result rws_set_log_callback(uint32_t level, rws_log_callback callback, void *user);
 
 #ifdef __cplusplus
 }  // extern "C"

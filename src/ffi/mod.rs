@@ -17,6 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub mod codec;
 pub mod engine;
 pub mod handshake;
+pub mod log;
 mod queue;
 
 /// Result codes of every `rws_` function that can fail. Values are stable and

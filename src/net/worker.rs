@@ -247,7 +247,7 @@ impl<H: Handler> Worker<H> {
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("rocws worker {}: poll failed: {e}", self.index);
+                    log::error!("worker {}: poll failed, the thread stops: {e}", self.index);
                     break;
                 }
             }
@@ -311,7 +311,7 @@ impl<H: Handler> Worker<H> {
                 .registry()
                 .register(&mut slot.stream, Token(CONN_BASE + key), interest)
         {
-            eprintln!("rocws: register failed: {e}");
+            log::warn!("worker {}: cannot register a socket: {e}", self.index);
             if slot.counted {
                 self.handle
                     .shared
@@ -338,7 +338,7 @@ impl<H: Handler> Worker<H> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog for now.
-                    eprintln!("rocws: accept failed: {e}");
+                    log::warn!("worker {}: accept failed: {e}", self.index);
                     return;
                 }
             };
@@ -464,8 +464,9 @@ impl<H: Handler> Worker<H> {
             }
             match self.read_once(slot, want) {
                 Ok(None) => break,
-                Ok(Some(0)) | Err(_) => {
-                    // The peer went away without finishing the closing handshake.
+                Ok(Some(0)) => return self.remove(slot), // The peer left without a close.
+                Err(e) => {
+                    self.log_io_error(slot, "read", &e);
                     return self.remove(slot);
                 }
                 Ok(Some(n)) => {
@@ -524,6 +525,11 @@ impl<H: Handler> Worker<H> {
                     c.report = Some(Box::new((frame.code, frame.reason_str().to_owned())));
                 }
                 Event::Error(error) => {
+                    log::info!(
+                        "connection {}: failed with {}: {error}",
+                        id.0,
+                        error.close_code().0
+                    );
                     c.report = Some(Box::new((error.close_code(), error.to_string())));
                 }
             }
@@ -624,7 +630,10 @@ impl<H: Handler> Worker<H> {
                     protocol.as_deref(),
                     &extra,
                 ) {
-                    eprintln!("rocws: handler's upgrade answer refused: {e}");
+                    log::warn!(
+                        "connection {}: the handler's upgrade answer was refused: {e}",
+                        self.id(slot).0
+                    );
                     HandshakeError {
                         status: 500,
                         reason: "bad upgrade answer",
@@ -739,7 +748,10 @@ impl<H: Handler> Worker<H> {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.remove(slot),
+                Err(e) => {
+                    self.log_io_error(slot, "write", &e);
+                    return self.remove(slot);
+                }
             }
         }
         let buffered = c.ws.buffered_amount();
@@ -922,6 +934,13 @@ impl<H: Handler> Worker<H> {
     }
 
     // ---- removal ----
+
+    /// Logs a socket error that ends a connection (once: the connection is removed next).
+    fn log_io_error(&self, slot: usize, op: &str, e: &io::Error) {
+        if self.conns.contains(slot) {
+            log::info!("connection {}: {op} failed: {e}", self.id(slot).0);
+        }
+    }
 
     /// Closes the socket and forgets the connection, telling the handler.
     fn remove(&mut self, slot: usize) {
