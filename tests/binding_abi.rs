@@ -79,10 +79,12 @@ for module in (_ffi, _batch):
                 print("field", name, field[0], d.offset, d.size)
 "#;
 
+/// A ctypes struct: its size and its fields as (name, offset, size).
+type Layout = (usize, Vec<(String, usize, usize)>);
+
 struct PyAbi {
     constants: Vec<(String, i64)>,
-    /// struct -> (size, [(field, offset, size)])
-    structs: BTreeMap<String, (usize, Vec<(String, usize, usize)>)>,
+    structs: BTreeMap<String, Layout>,
 }
 
 fn python_abi() -> PyAbi {
