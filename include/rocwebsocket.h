@@ -274,7 +274,7 @@ typedef struct {
 // Engine settings. Initialise with `rws_engine_config_init`, then change fields.
 // Strings are copied by `rws_engine_start*`; they need not outlive the call.
 typedef struct {
-  // Addresses to listen on: "127.0.0.1:9001", "[::1]:9001", "unix:/path".
+  // Addresses to listen on: `127.0.0.1:9001`, `[::1]:9001`, `unix:/path`.
   // NULL with `listen_count` 0 for a client-only engine.
   const char *const *listen;
   // Entries in `listen`.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of rocwebsocket, as CI runs them (README's test command).
 #
-#   1. formatting and lints (rustfmt, clippy -D warnings)
+#   1. formatting and lints (rustfmt, clippy -D warnings, rustdoc -D warnings)
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
 #      integration tests of the mio engine
 #   3. the Python binding's pytest suite and the Go binding's go test -race
@@ -29,6 +29,9 @@ cargo fmt --all -- --check
 
 step "clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+
+step "rustdoc (no warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "build (release)"
 cargo build --release --quiet --bins

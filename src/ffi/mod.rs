@@ -1,7 +1,7 @@
 //! The C ABI: a thin layer over `proto`, `simd` and `net`.
 //!
 //! Conventions, the same for every function:
-//! - every exported body runs inside [`guard`], so a Rust panic becomes
+//! - every exported body runs inside `guard`, so a Rust panic becomes
 //!   `RWS_ERR_PANIC` (or NULL) and never unwinds into C;
 //! - every pointer argument is checked: NULL where not allowed gives
 //!   `RWS_ERR_NULL`;

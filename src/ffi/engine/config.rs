@@ -22,7 +22,7 @@ pub enum rws_backpressure {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rws_engine_config {
-    /// Addresses to listen on: "127.0.0.1:9001", "[::1]:9001", "unix:/path".
+    /// Addresses to listen on: `127.0.0.1:9001`, `[::1]:9001`, `unix:/path`.
     /// NULL with `listen_count` 0 for a client-only engine.
     pub listen: *const *const c_char,
     /// Entries in `listen`.
