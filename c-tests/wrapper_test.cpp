@@ -109,8 +109,12 @@ static void engine_with_a_throwing_handler() {
     rws::engine server = rws::engine::start(
         rws::config().listen("127.0.0.1:0").threads(1),
         rws::handlers()
-            .on_open([&opens](rws::context &, const rws::event &) { opens++; })
+            .on_open([&opens](rws::context &c, const rws::event &) {
+                c.set_tag(1234);  // every later event of this connection carries it
+                opens++;
+            })
             .on_message([](rws::context &c, const rws::event &e) {
+                CHECK(e.tag == 1234 && c.tag() == 1234);
                 if (e.data == "throw") throw std::runtime_error("handler failed");
                 CHECK(c.send(e.data, e.message()));
             }));
@@ -125,6 +129,8 @@ static void engine_with_a_throwing_handler() {
     owned_event echo = wait_for(client, RWS_EVENT_TEXT);
     CHECK(echo.data == "echo me");
     CHECK(opens == 1);
+    CHECK(client.ping(open.conn, "p1"));
+    CHECK(wait_for(client, RWS_EVENT_PONG).data == "p1");
 
     CHECK(client.send(open.conn, "throw", rws::message_type::text));
     owned_event closed = wait_for(client, RWS_EVENT_CLOSE);

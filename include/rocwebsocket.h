@@ -104,20 +104,35 @@ typedef enum {
   RWS_EVENT_TEXT = 1,
   // A whole binary message.
   RWS_EVENT_BINARY = 2,
-  // A ping arrived; the pong was queued automatically.
+  // A ping arrived, its payload in `data`/`len`; the pong was queued
+  // automatically (codec and engines; callback engines call `on_control`).
   RWS_EVENT_PING = 3,
-  // A pong arrived.
+  // A pong arrived, its payload in `data`/`len`: the answer to a ping sent
+  // with `rws_engine_send`/`rws_ctx_send`/`rws_conn_send` (opcode
+  // `RWS_OPCODE_PING`) or by `ping_interval_ms`, or a peer's unsolicited
+  // pong (codec and engines).
   RWS_EVENT_PONG = 4,
   // The connection closed (engine) or the peer's close frame arrived
-  // (codec); `close_code` and the reason in `data`/`len`.
+  // (codec); `close_code` and the reason in `data`/`len`. A peer's close is
+  // answered automatically with the same code (an empty close frame when
+  // it had none) and no reason. For an engine, `close_code` is the peer's
+  // code, the one the engine failed the connection with (1002 protocol
+  // error, 1007 bad UTF-8, 1008 slow consumer, 1009 too big; the reason
+  // says why), or 1006 when no closing handshake finished.
   RWS_EVENT_CLOSE = 5,
-  // The peer broke the protocol; `close_code` is what the connection was
-  // failed with, the reason in `data`/`len`.
+  // Codec only: the peer broke the protocol; `close_code` is what the
+  // connection was failed with, the reason in `data`/`len`. Engines report
+  // the same failure as the connection's CLOSE event with that code.
   RWS_EVENT_ERROR = 6,
   // A connection opened (engine): `data`/`len` hold the request path
   // (server) or the URL path (client); `tag` is the connect tag.
   RWS_EVENT_OPEN = 7,
-  // The write queue of a connection emptied after being blocked (engine).
+  // The write queue of a connection emptied after a write could not finish
+  // (the socket was full), while the connection is open (engine). Under
+  // either backpressure policy it follows such a blocked write; with
+  // `RWS_BACKPRESSURE_DROP` a connection past `max_buffered` is closed with
+  // 1008 instead and gets no DRAIN; with `RWS_BACKPRESSURE_NOTIFY` it stays
+  // open and DRAIN says when its queue emptied.
   RWS_EVENT_DRAIN = 8,
   // A client connection tagged `tag` failed before it opened (engine); the
   // reason in `data`/`len`.
@@ -236,17 +251,25 @@ typedef struct {
   uint64_t max_message_size;
 } rws_conn_config;
 
-// One event. `data` points to `len` bytes owned by the library: for the codec,
-// valid until the next `rws_conn_next_event` or `rws_conn_free` on the same
-// connection; for the engine, as documented on the function that filled it.
+// One event. `data` points to `len` bytes owned by the library, not
+// NUL-terminated, valid until: the next `rws_conn_next_event` or
+// `rws_conn_free` on the same connection (codec); the callback returns
+// (callback engines); the next poll on the engine or `rws_engine_free`
+// (batched engines). Copy what must live longer.
 typedef struct {
   // What happened.
   rws_event_type type_;
   // The close code for CLOSE and ERROR events, else 0.
   uint16_t close_code;
-  // The connection (engine events; 0 for the codec).
+  // The connection (engine events; 0 for the codec and CONNECT_ERROR).
+  // An engine never reuses an id: a slot's id changes with each
+  // connection it holds, and a slot is retired before its ids could repeat.
   uint64_t conn;
-  // The tag given to `rws_engine_connect` (client connections), else 0.
+  // The connection's tag, on every engine event of the connection (OPEN to
+  // CLOSE): the one given to `rws_engine_connect` (clients), or the last
+  // one set with `rws_ctx_set_tag` / `rws_engine_set_tag`; 0 until then
+  // (servers) and for the codec. A host may store a pointer to its own
+  // per-connection state here; the engine never reads it.
   uint64_t tag;
   // The payload, path or reason (may be NULL when `len` is 0).
   const uint8_t *data;
@@ -320,7 +343,8 @@ typedef void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event);
 typedef struct {
   // Passed back to every callback.
   void *user;
-  // A connection opened (OPEN event: path in data/len, tag for clients).
+  // A connection opened (OPEN event: path in data/len, tag for clients;
+  // call `rws_ctx_set_tag` here to tag every later event).
   rws_callback on_open;
   // A whole message arrived (TEXT or BINARY event).
   rws_callback on_message;
@@ -330,6 +354,9 @@ typedef struct {
   rws_callback on_drain;
   // A client connection failed before opening (CONNECT_ERROR event).
   rws_callback on_error;
+  // A ping or a pong arrived (PING or PONG event, payload in data/len; the
+  // pong answering a ping was already queued).
+  rws_callback on_control;
 } rws_callbacks;
 
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
@@ -349,7 +376,7 @@ typedef struct {
   const uint16_t *close_codes;
   // `count` connection ids.
   const uint64_t *conns;
-  // `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+  // `count` connection tags (as `rws_event.tag`).
   const uint64_t *tags;
   // `count + 1` offsets into `data`.
   const uint64_t *offsets;
@@ -570,6 +597,19 @@ rws_result rws_engine_send(const rws_engine *e,
                            const uint8_t *data,
                            size_t len);
 
+// Sets the tag of connection `conn` from any thread, asynchronously like
+// `rws_engine_send`: events the engine reports after its thread applies it
+// carry the new tag; events already reported or queued (a batched engine may
+// queue messages right behind OPEN) keep the old one, so a batched host
+// that tags on OPEN still meets tag 0 on such events and must look those up
+// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
+// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
+// this engine; a closed connection ignores it.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_set_tag(const rws_engine *e, uint64_t conn, uint64_t tag);
+
 // Starts the closing handshake of `conn` from any thread.
 //
 // # Safety
@@ -655,6 +695,24 @@ rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
 // # Safety
 // `e` NULL or from `rws_engine_start*`, not freed before.
 void rws_engine_free(rws_engine *e);
+
+// The tag of the callback's connection (0 for NULL): the one given to
+// `rws_engine_connect`, or set by `rws_ctx_set_tag` / `rws_engine_set_tag`;
+// 0 for a server connection never tagged. Call it only inside the callback.
+//
+// # Safety
+// `ctx` NULL or the one passed to the running callback.
+uint64_t rws_ctx_tag(rws_ctx *ctx);
+
+// Sets the callback's connection's tag (a number or a pointer cast to
+// `uint64_t`, the host's per-connection state): every later event of the
+// connection carries it in `rws_event.tag`, its CLOSE included. Set it in
+// the OPEN callback and no event of the connection lacks it. The engine never
+// reads or frees what it points to. Call it only inside the callback.
+//
+// # Safety
+// `ctx` the one passed to the running callback.
+rws_result rws_ctx_set_tag(rws_ctx *ctx, uint64_t tag);
 
 // The id of the callback's connection (0 for NULL).
 //

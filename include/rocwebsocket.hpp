@@ -177,8 +177,13 @@ class config {
 class context {
   public:
     explicit context(rws_ctx *ctx) noexcept : ctx_(ctx) {}
-    /// The connection id.
+    /// The connection id (never reused by the engine).
     uint64_t id() const noexcept { return rws_ctx_conn(ctx_); }
+    /// The connection's tag (see rocwebsocket.h: carried on every event).
+    uint64_t tag() const noexcept { return rws_ctx_tag(ctx_); }
+    /// Sets the tag every later event of this connection carries (a number or a pointer
+    /// cast to uint64_t); set it in on_open and no event lacks it.
+    void set_tag(uint64_t tag) noexcept { (void)rws_ctx_set_tag(ctx_, tag); }
     /// Queues a message (copied), written after the callback returns.
     result send(std::string_view data, message_type type = message_type::binary) noexcept {
         return rws_ctx_send(ctx_, static_cast<uint8_t>(type), bytes(data), data.size());
@@ -217,10 +222,11 @@ class handlers {
     handlers &on_close(fn f) { return close_ = std::move(f), *this; }      ///< CLOSE
     handlers &on_drain(fn f) { return drain_ = std::move(f), *this; }      ///< DRAIN
     handlers &on_error(fn f) { return error_ = std::move(f), *this; }      ///< CONNECT_ERROR
+    handlers &on_control(fn f) { return control_ = std::move(f), *this; }  ///< PING, PONG
 
   private:
     friend class engine;
-    fn open_, message_, close_, drain_, error_;
+    fn open_, message_, close_, drain_, error_, control_;
 };
 
 /// A running engine (rws_engine), stopped and freed by its destructor.
@@ -237,6 +243,7 @@ class engine {
         if (st->h.close_) cb.on_close = &trampoline<&handlers::close_>;
         if (st->h.drain_) cb.on_drain = &trampoline<&handlers::drain_>;
         if (st->h.error_) cb.on_error = &trampoline<&handlers::error_>;
+        if (st->h.control_) cb.on_control = &trampoline<&handlers::control_>;
         std::vector<const char *> ptrs;
         rws_engine_config c = cfg.build(ptrs);
         rws_engine *e = rws_engine_start(&c, &cb);
@@ -285,6 +292,15 @@ class engine {
     result send(uint64_t conn, std::string_view data,
                 message_type type = message_type::binary) const noexcept {
         return rws_engine_send(e_, conn, static_cast<uint8_t>(type), bytes(data), data.size());
+    }
+    /// Sends a ping (at most 125 bytes) to `conn`; a PONG event answers it.
+    result ping(uint64_t conn, std::string_view data = {}) const noexcept {
+        return rws_engine_send(e_, conn, RWS_OPCODE_PING, bytes(data), data.size());
+    }
+    /// Sets the tag of `conn`'s later events, from any thread (asynchronous: see
+    /// rws_engine_set_tag for the events already queued).
+    result set_tag(uint64_t conn, uint64_t tag) const noexcept {
+        return rws_engine_set_tag(e_, conn, tag);
     }
     /// Starts the closing handshake of `conn` from any thread.
     result close(uint64_t conn, uint16_t code = RWS_CLOSE_NORMAL,

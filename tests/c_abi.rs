@@ -169,6 +169,15 @@ fn c_engine_tests() {
 }
 
 #[test]
+fn c_engine_abi_tests() {
+    let out = run(
+        &build_c("c-tests/engine_abi_test.c", &[], "engine_abi_test"),
+        &[],
+    );
+    assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
 fn c_log_callback_tests() {
     let out = run(&build_c("c-tests/log_test.c", &[], "log_test"), &[]);
     assert!(out.contains("checks passed"), "{out}");
@@ -176,7 +185,7 @@ fn c_log_callback_tests() {
 
 #[test]
 fn c_tests_under_address_and_undefined_behavior_sanitizers() {
-    for test in ["codec_test", "engine_test", "log_test"] {
+    for test in ["codec_test", "engine_test", "log_test", "engine_abi_test"] {
         let program = build_c(
             &format!("c-tests/{test}.c"),
             SANITIZE,

@@ -1,5 +1,6 @@
-// A rocwebsocket client in C++17 on a batched engine: connects to an echo server, sends
-// messages of growing size as text and binary, checks every echo, pings, closes.
+// A rocwebsocket client in C++17 on a batched engine: connects to an echo server, pings
+// and waits for the pong, sends messages of growing size as text and binary, checks every
+// echo, closes.
 //   c++ -std=c++17 echo_client.cpp $(pkg-config --cflags --libs rocwebsocket) -o echo_client
 //   ./echo_client ws://127.0.0.1:9001/ 100
 #include <cstdio>
@@ -34,6 +35,10 @@ int main(int argc, char **argv) {
                 switch (e.type) {
                 case RWS_EVENT_OPEN:
                     conn = e.conn;
+                    client.ping(conn, "are you there?").value("ping");
+                    break;
+                case RWS_EVENT_PONG:  // the round trip: start sending
+                    if (e.data != "are you there?" || e.tag != 42) return 1;
                     send_next();
                     break;
                 case RWS_EVENT_TEXT:

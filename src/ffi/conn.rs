@@ -190,8 +190,9 @@ pub unsafe extern "C" fn rws_conn_send(
 
 pub(crate) fn send_on(conn: &mut Connection, opcode: u8, data: &[u8]) -> rws_result {
     match opcode {
-        RWS_OPCODE_TEXT => match std::str::from_utf8(data) {
-            Ok(text) => send_result(conn.send_text(text)),
+        RWS_OPCODE_TEXT => match crate::simd::utf8::validate(data) {
+            // SAFETY: the SIMD validator just accepted `data` as UTF-8.
+            Ok(()) => send_result(conn.send_text(unsafe { std::str::from_utf8_unchecked(data) })),
             Err(_) => fail(rws_result::RWS_ERR_UTF8, "text message is not UTF-8"),
         },
         RWS_OPCODE_BINARY => send_result(conn.send_binary(data)),

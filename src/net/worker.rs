@@ -180,6 +180,7 @@ fn lend_conn<'a>(
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
+        tag: &mut c.tag,
         handle,
     }
 }
@@ -616,8 +617,10 @@ impl<H: Handler> Worker<H> {
         }
         match c.report {
             Report::NotOpened => {}
-            Report::Owed => self.handler.on_close(id, CloseCode::ABNORMAL, ""),
-            Report::Closed(r) => self.handler.on_close(id, r.code, &r.reason),
+            Report::Owed => self
+                .handler
+                .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
+            Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
         }
     }
 }

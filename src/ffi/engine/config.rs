@@ -154,5 +154,7 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
     config.timeouts.ping_interval = ms(c.ping_interval_ms);
     config.timeouts.pong_timeout = Duration::from_millis(c.pong_timeout_ms.max(1).into());
     config.timeouts.close = Duration::from_millis(c.close_timeout_ms.max(1).into());
+    // Engines report PING and PONG events (the pong to a ping is automatic).
+    config.deliver_control_frames = true;
     Ok(config)
 }

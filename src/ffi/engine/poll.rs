@@ -99,7 +99,7 @@ pub struct rws_event_batch {
     pub close_codes: *const u16,
     /// `count` connection ids.
     pub conns: *const u64,
-    /// `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+    /// `count` connection tags (as `rws_event.tag`).
     pub tags: *const u64,
     /// `count + 1` offsets into `data`.
     pub offsets: *const u64,
