@@ -33,12 +33,35 @@ fn main() {
             return;
         }
     };
-    let header = out_dir.join("rocwebsocket.h");
-    generated.write_to_file(&header);
+    let mut text = Vec::new();
+    generated.write(&mut text);
+    let text = squeeze_blank_lines(&String::from_utf8(text).expect("cbindgen writes UTF-8"));
+    std::fs::write(out_dir.join("rocwebsocket.h"), &text).expect("OUT_DIR is writable");
     if std::env::var_os("ROCWS_WRITE_HEADER").is_some() {
         std::fs::create_dir_all(crate_dir.join("include")).expect("include/ can be made");
-        generated.write_to_file(crate_dir.join("include/rocwebsocket.h"));
+        std::fs::write(crate_dir.join("include/rocwebsocket.h"), &text)
+            .expect("include/rocwebsocket.h is writable");
     }
+}
+
+/// Collapses runs of blank lines into one (cbindgen leaves a blank run where
+/// it skips items).
+fn squeeze_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if blank {
+                continue;
+            }
+            blank = true;
+        } else {
+            blank = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Gives the cdylib its SONAME and links `librocwebsocket.so.<major>` to it

@@ -7,7 +7,9 @@
  *    answers a request-target with '#' with 400;
  *  - tags: set in the server's OPEN callback, carried on every later event
  *    (message, control, CLOSE); a client's connect tag on every client event;
- *    rws_engine_set_tag retags from outside; ids are not reused. */
+ *    rws_engine_set_tag retags from outside; ids are not reused;
+ *  - after rws_engine_stop, blocking polls hand out the stop's events, then
+ *    return RWS_ERR_STOPPED (a loop of them ends), timed polls RWS_OK and 0. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -215,6 +217,33 @@ int main(void) {
     pthread_mutex_lock(&lock);
     CHECK(server_conn_count == 2 && server_conns[0] != server_conns[1]);
     pthread_mutex_unlock(&lock);
+
+    /* Stop, then drain with blocking polls: the CLOSE (1001, tagged) comes, then STOPPED. */
+    CHECK_OK(rws_engine_stop(client, 1000));
+    {
+        rws_event evs[8];
+        rws_event_batch batch;
+        size_t n = 0, k;
+        int closes = 0, polls = 0;
+        rws_result r;
+        while ((r = rws_engine_poll_events(client, evs, 8, -1, &n)) == RWS_OK) {
+            CHECK(++polls < 100);
+            for (k = 0; k < n; k++) {
+                if (evs[k].type_ == RWS_EVENT_CLOSE && evs[k].conn == conn2) {
+                    CHECK(evs[k].close_code == RWS_CLOSE_GOING_AWAY && evs[k].tag == CLIENT_TAG);
+                    closes++;
+                }
+            }
+        }
+        CHECK(r == RWS_ERR_STOPPED && n == 0 && closes == 1);
+        CHECK_OK(rws_engine_poll_events(client, evs, 8, 0, &n));
+        CHECK(n == 0);
+        CHECK_OK(rws_engine_poll_events(client, evs, 8, 50, &n));
+        CHECK(n == 0);
+        batch.count = 99;
+        CHECK(rws_engine_poll_batch(client, 8, -1, &batch) == RWS_ERR_STOPPED);
+        CHECK(batch.count == 0);
+    }
 
     rws_engine_free(client);
     rws_engine_free(server);

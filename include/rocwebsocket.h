@@ -8,7 +8,23 @@
  * for constructors and getters) and never unwinds into C; NULL pointer
  * arguments are checked; rws_last_error_message() explains the last failure
  * on the calling thread; objects are opaque and freed by their rws_*_free
- * function, which accepts NULL. Link: -lrocwebsocket -lpthread -ldl -lm.
+ * function, which accepts NULL. Link: -lrocwebsocket -lpthread -ldl -lm
+ * (or `pkg-config --libs rocwebsocket` after scripts/install.sh).
+ *
+ * Threads: each function's comment says who may call it from which thread.
+ * In short: the stateless functions (masking, UTF-8 and frame-header checks,
+ * names, versions) and every `const rws_engine *` function are thread-safe;
+ * a codec object (rws_conn, rws_utf8_validator, rws_client_handshake) is used
+ * by one thread at a time; an rws_ctx only inside the callback it was passed
+ * to; rws_engine_stop and rws_engine_free never inside a callback nor
+ * concurrently with other calls on that engine.
+ *
+ * Event data (rws_event.data, rws_event_batch.data) is owned by the library
+ * and valid until: the next call on the codec connection; the callback's
+ * return; the next poll on a batched engine (or its rws_engine_free).
+ *
+ * Logging: the library prints nothing; rws_set_log_callback receives its log
+ * records (connection failures once per connection, with the id).
  */
 
 #ifndef ROCWEBSOCKET_H
@@ -17,7 +33,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
 
 // 1000: normal closure.
 #define RWS_CLOSE_NORMAL 1000
@@ -188,7 +203,11 @@ typedef enum {
   RWS_ERR_IO = 11,
   // The engine has stopped.
   RWS_ERR_STOPPED = 12,
-  // The connection id is not (or no longer) known.
+  // The connection id names no thread of this engine (0, or an id from
+  // another engine): from the calls taking a `conn` (`rws_engine_send`,
+  // `_close`, `_subscribe`, `_pause_reading`, `_resume_reading`,
+  // `_set_tag`). An id of a connection that has since closed is accepted
+  // and the command dropped (those calls are asynchronous).
   RWS_ERR_UNKNOWN_CONNECTION = 13,
   // The CPU cannot run the requested SIMD level.
   RWS_ERR_UNSUPPORTED = 14,
@@ -322,7 +341,9 @@ typedef struct {
   uint32_t pong_timeout_ms;
   // Milliseconds for the closing handshake before the socket is shut.
   uint32_t close_timeout_ms;
-  // Subprotocols supported, in preference order (may be NULL when 0).
+  // Subprotocols supported, in preference order (may be NULL when 0): the
+  // server side chooses among them. They do not apply to client
+  // connections (`rws_engine_connect` offers no subprotocol).
   const char *const *protocols;
   // Entries in `protocols`.
   size_t protocol_count;
@@ -413,38 +434,6 @@ typedef void (*rws_log_callback)(void *user,
                                  const char *message,
                                  size_t len);
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -460,12 +449,14 @@ bool rws_close_code_is_sendable(uint16_t code);
 
 // A new connection for `role_` (an `rws_role`), with `config` (NULL for defaults). NULL on
 // allocation failure. Free with `rws_conn_free`.
+// Thread-safe.
 //
 // # Safety
 // `config` must be NULL or point to a readable `rws_conn_config`.
 rws_conn *rws_conn_new(uint32_t role_, const rws_conn_config *config);
 
 // Frees a connection and every byte it held. NULL is a no-op.
+// Any thread, not concurrently with another call on `c`.
 //
 // # Safety
 // `c` must be NULL or from `rws_conn_new`, not freed before.
@@ -473,6 +464,7 @@ void rws_conn_free(rws_conn *c);
 
 // Copies `len` received bytes into the connection (then call
 // `rws_conn_next_event` until it returns `RWS_NONE`).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -481,6 +473,7 @@ rws_result rws_conn_feed(rws_conn *c, const uint8_t *data, size_t len);
 // Decodes the next event into `*out`: `RWS_OK`, or `RWS_NONE` when more
 // bytes are needed (or input is no longer read after a close or an error).
 // The event's `data` stays valid until the next call on this connection.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `out` writable.
@@ -489,6 +482,7 @@ rws_result rws_conn_next_event(rws_conn *c, rws_event *out);
 // Queues a message: `opcode` is `RWS_OPCODE_TEXT` (the bytes must be UTF-8,
 // checked) or `RWS_OPCODE_BINARY`; or a ping/pong (at most 125 bytes). The
 // bytes are copied.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -497,6 +491,7 @@ rws_result rws_conn_send(rws_conn *c, uint8_t opcode, const uint8_t *data, size_
 // Starts the closing handshake with `code` (one that may be sent) and a
 // reason of at most 123 bytes of UTF-8 (`reason` may be NULL when
 // `reason_len` is 0).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `reason` points to `reason_len` readable bytes.
@@ -506,18 +501,21 @@ rws_result rws_conn_close(rws_conn *c, uint16_t code, const uint8_t *reason, siz
 // (`*len` is 0 when nothing waits). The pointer stays valid until the next
 // call that changes the connection. After writing `n` bytes of it, call
 // `rws_conn_consume_output(c, n)`.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` and `len` writable.
 rws_result rws_conn_pending_output(const rws_conn *c, const uint8_t **data, size_t *len);
 
 // Marks `n` queued bytes as written (clamped to what is queued).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`.
 rws_result rws_conn_consume_output(rws_conn *c, size_t n);
 
 // Bytes queued and not yet consumed; 0 for NULL.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` NULL or from `rws_conn_new`.
@@ -525,6 +523,7 @@ size_t rws_conn_buffered_amount(const rws_conn *c);
 
 // Whether the transport should now be closed: the closing handshake is over
 // (or the connection failed) and all output was consumed. False for NULL.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` NULL or from `rws_conn_new`.
@@ -533,6 +532,7 @@ bool rws_conn_should_close(const rws_conn *c);
 // Sets the connection's deadlines (NULL: the defaults, no idle timeout and
 // no keepalive ping). Then drive them with `rws_conn_next_timeout` and
 // `rws_conn_on_timeout`.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `timeouts` NULL or readable.
@@ -544,6 +544,7 @@ rws_result rws_conn_set_timeouts(rws_conn *c, const rws_timeouts *timeouts);
 // filled, or `RWS_NONE` when no deadline runs. Call it after every change
 // (bytes fed, messages sent, a close) to learn the new deadline; the
 // connection reads no clock itself.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `deadline_ms` writable.
@@ -555,6 +556,7 @@ rws_result rws_conn_next_timeout(rws_conn *c, uint64_t now_ms, uint64_t *deadlin
 // when the peer is gone (no pong within the pong timeout) or the closing
 // handshake did not finish in time: close the transport then and report
 // the connection closed with 1006. Early calls do nothing.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`.
@@ -585,9 +587,13 @@ rws_engine *rws_engine_start_batched(const rws_engine_config *config);
 // `e` NULL or live.
 uint16_t rws_engine_port(const rws_engine *e);
 
-// Sends a message (copied) to connection `conn` from any thread. `RWS_OK`
-// means handed to the connection's thread; a connection that closed
-// meanwhile drops it silently.
+// Sends a message (copied once) to connection `conn`, from any thread
+// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+// `RWS_OK` means handed to the connection's thread; a connection that
+// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
 //
 // # Safety
 // `e` live; `data` `len` readable bytes.
@@ -631,6 +637,7 @@ rws_result rws_engine_broadcast(const rws_engine *e,
                                 size_t len);
 
 // Sends one message to every connection subscribed to `topic` (encoded once).
+// Thread-safe: any thread, callbacks included.
 //
 // # Safety
 // `e` live; `topic` a C string; `data` `len` readable bytes.
@@ -764,9 +771,19 @@ rws_result rws_engine_config_init(rws_engine_config *config);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-// without limit, or until the engine stops). Event `data` stays valid until
-// the next poll on this engine or `rws_engine_free`. Poll from one thread at
-// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+// without limit). The wait blocks (a condition variable; it rechecks for a
+// stop every 100 ms), it does not spin.
+//
+// Returns `RWS_OK` with `*count` > 0 when events came; `RWS_OK` with
+// `*count` 0 when the timeout passed with nothing queued (timeout 0: nothing
+// was queued), also on a stopped engine; with timeout -1 on a stopped engine
+// whose every event was taken, `RWS_ERR_STOPPED` (`*count` 0), so a loop of
+// blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
+// callbacks.
+//
+// Event `data` stays valid until the next poll on this engine or
+// `rws_engine_free`. Call it from one thread at a time (any thread), not
+// concurrently with `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
 // `e` live; `events` has room for `max` events; `count` writable.
@@ -777,8 +794,10 @@ rws_result rws_engine_poll_events(const rws_engine *e,
                                   size_t *count);
 
 // Takes up to `max` queued events as one `rws_event_batch` (columns rather
-// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
-// when none came. Poll from one thread at a time.
+// than structs), waiting and returning like `rws_engine_poll_events`;
+// `out->count` is 0 when none came (and on any failure). Same threads rule:
+// one poll at a time, from any thread, not concurrently with
+// `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
 // `e` live; `out` writable.
@@ -790,7 +809,9 @@ rws_result rws_engine_poll_batch(const rws_engine *e,
 // A file descriptor that is readable while events wait in a batched engine
 // (watch it with epoll/select/asyncio's add_reader, then poll with timeout
 // 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
-// close it.
+// close it. A wake-up may find nothing (`*count` 0): another poll may have
+// taken the events first, or they were taken after the descriptor was
+// signalled; poll again when it is next readable. Thread-safe.
 //
 // # Safety
 // `e` NULL or live.
@@ -848,30 +869,35 @@ rws_result rws_handshake_parse_request(const uint8_t *data,
                                        uint16_t *status);
 
 // Frees a request. NULL is a no-op.
+// Any thread, not concurrently with another call on `r`.
 //
 // # Safety
 // `r` NULL or from `rws_handshake_parse_request`, not freed before.
 void rws_request_free(rws_request *r);
 
 // The request path (with query). NULL only if `r` is NULL.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
 const char *rws_request_path(const rws_request *r);
 
 // The first header named `name` (case-insensitive), or NULL if absent.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` a live request; `name` a NUL-terminated string.
 const char *rws_request_header(const rws_request *r, const char *name);
 
 // How many subprotocols the client offered.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
 size_t rws_request_protocol_count(const rws_request *r);
 
 // The `i`-th offered subprotocol, or NULL when out of range.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
@@ -881,6 +907,7 @@ const char *rws_request_protocol(const rws_request *r, size_t i);
 // bytes), choosing `protocol` (NULL for none; it must be one the client
 // offered). `*written` receives the answer's length, also when
 // `RWS_ERR_BUFFER_TOO_SMALL` says `cap` was short (nothing is written then).
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` a live request; `protocol` NULL or a C string; `out` `cap` writable bytes.
@@ -905,6 +932,7 @@ rws_result rws_handshake_write_error(uint16_t status, uint8_t *out, size_t cap, 
 // Returns the handshake state to check the answer with (free with
 // `rws_client_handshake_free`), or NULL on failure (bad arguments, or `cap`
 // too small: `*written` then holds the size needed; see `rws_last_error_message`).
+// Thread-safe.
 //
 // # Safety
 // `host`, `path` C strings; `protocols` `protocol_count` C strings; `out` `cap`
@@ -921,6 +949,7 @@ rws_client_handshake *rws_client_handshake_new(const char *host,
 // `*consumed` is the answer's length; bytes after it are frames),
 // `RWS_NEED_MORE`, or `RWS_ERR_HANDSHAKE` with the server's status in
 // `*status` (or 0 when the answer was malformed or failed a check).
+// Any thread, one call at a time per handshake.
 //
 // # Safety
 // `h` live; `data` `len` readable bytes; `consumed`, `status` writable.
@@ -931,12 +960,14 @@ rws_result rws_client_handshake_check(rws_client_handshake *h,
                                       uint16_t *status);
 
 // The subprotocol the server chose (after `RWS_OK` from the check), or NULL.
+// Any thread, one call at a time per handshake.
 //
 // # Safety
 // `h` NULL or live.
 const char *rws_client_handshake_protocol(const rws_client_handshake *h);
 
 // Frees a client handshake. NULL is a no-op.
+// Any thread, not concurrently with another call on `h`.
 //
 // # Safety
 // `h` NULL or from `rws_client_handshake_new`, not freed before.
@@ -981,6 +1012,7 @@ rws_result rws_last_error_code(void);
 const char *rws_result_name(uint32_t code);
 
 // The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
+// Thread-safe.
 const char *rws_version(void);
 
 // The library version as `major * 10000 + minor * 100 + patch`.
@@ -1015,6 +1047,7 @@ rws_result rws_utf8_validate(const uint8_t *data, size_t len);
 rws_utf8_validator *rws_utf8_validator_new(void);
 
 // Frees a validator. NULL is a no-op.
+// Any thread, not concurrently with another call on `v`.
 //
 // # Safety
 // `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
@@ -1023,6 +1056,7 @@ void rws_utf8_validator_free(rws_utf8_validator *v);
 // Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
 // no longer be valid (even mid code point); `RWS_OK` otherwise, including
 // when a code point is still incomplete at the chunk's end.
+// Any thread, one call at a time per validator.
 //
 // # Safety
 // `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
@@ -1030,6 +1064,7 @@ rws_result rws_utf8_validator_feed(rws_utf8_validator *v, const uint8_t *data, s
 
 // Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
 // validator is reset either way and may be reused.
+// Any thread, one call at a time per validator.
 //
 // # Safety
 // `v` from `rws_utf8_validator_new`.

@@ -275,15 +275,18 @@ class engine {
     /// Stops (1 s grace) and frees the engine; must not run inside a callback.
     ~engine() { rws_engine_free(e_); }
 
-    /// Batched engines: appends up to `max` events to `out` (cleared first), waiting up to
-    /// `timeout_ms` for the first (-1: until one comes or the engine stops). Their data
-    /// lives until the next poll. Throws rws::error for an engine started with callbacks.
+    /// Batched engines: fills `out` (cleared first) with up to `max` events, waiting up to
+    /// `timeout_ms` for the first (-1: without limit) and returns how many: 0 when the
+    /// timeout passed, or once a stopped engine has handed out every event (so
+    /// `while (e.poll(evs) > 0)` ends after a stop). Their data lives until the next
+    /// poll. Throws rws::error for an engine started with callbacks.
     size_t poll(std::vector<event> &out, size_t max = 256, int32_t timeout_ms = -1) const {
         raw_.resize(max);
         size_t count = 0;
-        check(rws_engine_poll_events(e_, raw_.data(), max, timeout_ms, &count),
-              "rws_engine_poll_events");
         out.clear();
+        rws_result r = rws_engine_poll_events(e_, raw_.data(), max, timeout_ms, &count);
+        if (r == RWS_ERR_STOPPED) return 0;
+        check(r, "rws_engine_poll_events");
         for (size_t i = 0; i < count; i++) out.push_back(event::from(raw_[i]));
         return count;
     }

@@ -47,7 +47,9 @@ pub struct rws_engine_config {
     pub pong_timeout_ms: u32,
     /// Milliseconds for the closing handshake before the socket is shut.
     pub close_timeout_ms: u32,
-    /// Subprotocols supported, in preference order (may be NULL when 0).
+    /// Subprotocols supported, in preference order (may be NULL when 0): the
+    /// server side chooses among them. They do not apply to client
+    /// connections (`rws_engine_connect` offers no subprotocol).
     pub protocols: *const *const c_char,
     /// Entries in `protocols`.
     pub protocol_count: usize,

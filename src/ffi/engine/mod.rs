@@ -166,9 +166,13 @@ fn message(opcode: u8, data: &[u8]) -> Result<Message, rws_result> {
     }
 }
 
-/// Sends a message (copied) to connection `conn` from any thread. `RWS_OK`
-/// means handed to the connection's thread; a connection that closed
-/// meanwhile drops it silently.
+/// Sends a message (copied once) to connection `conn`, from any thread
+/// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+/// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+/// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+/// `RWS_OK` means handed to the connection's thread; a connection that
+/// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+/// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
 ///
 /// # Safety
 /// `e` live; `data` `len` readable bytes.
@@ -264,6 +268,7 @@ pub unsafe extern "C" fn rws_engine_broadcast(
 }
 
 /// Sends one message to every connection subscribed to `topic` (encoded once).
+/// Thread-safe: any thread, callbacks included.
 ///
 /// # Safety
 /// `e` live; `topic` a C string; `data` `len` readable bytes.
