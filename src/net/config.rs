@@ -5,6 +5,17 @@ use std::time::Duration;
 
 use crate::proto::ConnConfig;
 
+use super::tls::TlsAcceptor;
+
+/// A listener that speaks TLS (`wss://`).
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Where to listen (TCP, or a Unix socket).
+    pub endpoint: Endpoint,
+    /// The certificates served (shared: a swap through any clone applies).
+    pub acceptor: TlsAcceptor,
+}
+
 /// An address to listen on or connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -110,6 +121,8 @@ impl Default for Timeouts {
 pub struct Config {
     /// Addresses to listen on (none for a client-only loop).
     pub listen: Vec<Endpoint>,
+    /// Addresses to listen on with TLS (`wss://`), beside the plain ones.
+    pub listen_tls: Vec<TlsListen>,
     /// Event-loop threads; 0 means one per core.
     pub threads: usize,
     /// Resource limits.

@@ -8,12 +8,14 @@ pub mod handle;
 pub mod handler;
 pub mod pool;
 pub mod timer;
+pub mod tls;
 pub mod topics;
 pub mod transport;
 mod worker;
 
 pub use client::{ClientOptions, WsUrl};
-pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts};
+pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
 pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
+pub use tls::{TlsAcceptor, TlsClientOptions, TlsConnector, TlsError};

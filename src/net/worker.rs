@@ -24,6 +24,7 @@ use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
 use super::pool::BufferPool;
 use super::timer::{Clock, Tick, Timers};
+use super::tls::TlsAcceptor;
 use super::topics::Topics;
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake, HandshakeError};
@@ -31,6 +32,7 @@ use crate::proto::{CloseCode, CloseState, Connection, Event, Role};
 
 mod commands;
 mod connect;
+mod transport;
 
 pub(crate) const WAKER: Token = Token(usize::MAX);
 /// Tokens below this are listeners; connection tokens are `CONN_BASE + slot`.
@@ -47,6 +49,8 @@ const WRITE_BUFFER: usize = 16 * 1024;
 pub(crate) enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// TLS over a TCP or Unix listener: accepted sockets get a TLS session.
+    Tls(Box<Listener>, TlsAcceptor),
 }
 
 impl Listener {
@@ -54,14 +58,20 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
             Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tls(l, acceptor) => Stream::tls_server(l.accept()?, acceptor),
+        }
+    }
+
+    fn socket(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix(l) => l,
+            Listener::Tls(l, _) => l.socket(),
         }
     }
 
     fn deregister(&mut self, poll: &Poll) {
-        let _ = match self {
-            Listener::Tcp(l) => poll.registry().deregister(l),
-            Listener::Unix(l) => poll.registry().deregister(l),
-        };
+        let _ = poll.registry().deregister(self.socket());
     }
 }
 
@@ -228,10 +238,7 @@ impl<H: Handler> Worker<H> {
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
-            match l {
-                Listener::Tcp(l) => registry.register(l, Token(i), Interest::READABLE)?,
-                Listener::Unix(l) => registry.register(l, Token(i), Interest::READABLE)?,
-            }
+            registry.register(l.socket(), Token(i), Interest::READABLE)?;
         }
         Ok(worker)
     }
@@ -402,7 +409,7 @@ impl<H: Handler> Worker<H> {
         };
         if matches!(c.phase, Phase::Connecting(..)) {
             self.finish_connect(slot);
-        } else if c.ws.buffered_amount() > 0 {
+        } else if c.ws.buffered_amount() > 0 || c.stream.wants_write() {
             self.mark_dirty(slot);
         }
     }
@@ -464,10 +471,11 @@ impl<H: Handler> Worker<H> {
             }
             match self.read_once(slot, want) {
                 Ok(None) => break,
-                Ok(Some(0)) | Err(_) => {
+                Ok(Some(0)) => {
                     // The peer went away without finishing the closing handshake.
                     return self.remove(slot);
                 }
+                Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
                     let c = &mut self.conns[slot];
                     c.last_rx = self.now;
@@ -542,7 +550,8 @@ impl<H: Handler> Worker<H> {
             let want = (max_head + 1).saturating_sub(have).max(1);
             match self.read_once(slot, want) {
                 Ok(None) => return,
-                Ok(Some(0)) | Err(_) => return self.remove(slot),
+                Ok(Some(0)) => return self.remove(slot),
+                Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(_)) => {}
             }
             let c = &mut self.conns[slot];
@@ -727,7 +736,7 @@ impl<H: Handler> Worker<H> {
         if matches!(c.phase, Phase::Connecting(..)) {
             return;
         }
-        let had_output = c.ws.buffered_amount() > 0;
+        let had_output = c.ws.buffered_amount() > 0 || c.stream.wants_write();
         while c.ws.buffered_amount() > 0 {
             let mut slices = [IoSlice::new(&[]); 64];
             let n = c.ws.io_slices(&mut slices);
@@ -739,7 +748,15 @@ impl<H: Handler> Worker<H> {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.remove(slot),
+                Err(e) => return self.transport_failed(slot, e),
+            }
+        }
+        if !c.write_blocked && c.stream.wants_write() {
+            // TLS records of its own (handshake, alerts, close_notify).
+            match c.stream.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.write_blocked = true,
+                Err(e) => return self.transport_failed(slot, e),
             }
         }
         let buffered = c.ws.buffered_amount();
@@ -754,7 +771,7 @@ impl<H: Handler> Worker<H> {
         let Some(c) = self.conns.get(slot) else {
             return;
         };
-        if c.ws.buffered_amount() == 0 && had_output {
+        if c.ws.buffered_amount() == 0 && !c.stream.wants_write() && had_output {
             match c.phase {
                 Phase::Rejecting => self.begin_linger(slot),
                 Phase::Open if c.ws.should_close_transport() => self.begin_linger(slot),
@@ -829,11 +846,12 @@ impl<H: Handler> Worker<H> {
             c.closing_since = Some(self.now);
         }
         // A blocked socket is retried when it turns writable, not before.
-        if c.ws.buffered_amount() > 0 && !c.dirty && !c.write_blocked {
+        if (c.ws.buffered_amount() > 0 || c.stream.wants_write()) && !c.dirty && !c.write_blocked {
             self.mark_dirty(slot);
         }
         if matches!(self.conns[slot].phase, Phase::Open)
             && self.conns[slot].ws.should_close_transport()
+            && !self.conns[slot].stream.wants_write()
         {
             return self.begin_linger(slot);
         }
@@ -880,7 +898,7 @@ impl<H: Handler> Worker<H> {
         match c.phase {
             Phase::Connecting(..) | Phase::ClientHandshake(_) => {
                 if c.deadline(&config).is_some_and(|d| d <= now) {
-                    let e = io::Error::new(io::ErrorKind::TimedOut, "opening handshake timed out");
+                    let e = c.stream.timed_out("opening handshake timed out");
                     self.connect_failed(slot, e);
                 }
             }
