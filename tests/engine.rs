@@ -583,3 +583,17 @@ fn paused_reading_holds_messages_back_and_suspends_the_idle_timeout() {
     assert_eq!(close_code(c.next_message()), Some(1001));
     engine.stop(Duration::from_secs(1));
 }
+
+#[test]
+fn more_threads_than_connection_ids_can_name_are_refused() {
+    let config = Config {
+        threads: rocwebsocket::net::MAX_THREADS + 1,
+        ..Config::default()
+    };
+    match Engine::start(config, |_, _| PausingEcho {
+        paused: mpsc::channel().0,
+    }) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput),
+        Ok(_) => panic!("an engine with more threads than ids can name started"),
+    }
+}

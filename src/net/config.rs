@@ -1,9 +1,9 @@
 //! Settings of the event loop: addresses, threads, limits, timeouts.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::proto::ConnConfig;
+pub use crate::proto::Timeouts;
 
 use super::tls::TlsAcceptor;
 
@@ -83,34 +83,6 @@ impl Default for Limits {
             max_buffered: 64 << 20,
             backpressure: BackpressurePolicy::Drop,
             max_handshake: crate::proto::handshake::DEFAULT_MAX_HEAD,
-        }
-    }
-}
-
-/// Timers. `None` disables one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// From accept (or connect) to a finished opening handshake.
-    pub handshake: Option<Duration>,
-    /// Longest time without any received byte before the connection is dropped.
-    pub idle: Option<Duration>,
-    /// Send a ping after this long without received bytes.
-    pub ping_interval: Option<Duration>,
-    /// After a ping, how long to wait for any received bytes before dropping (1006).
-    pub pong_timeout: Duration,
-    /// From our close frame to the end of the closing handshake; the socket is
-    /// shut after it, reported as 1006 if the peer never answered.
-    pub close: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            handshake: Some(Duration::from_secs(10)),
-            idle: None,
-            ping_interval: None,
-            pong_timeout: Duration::from_secs(10),
-            close: Duration::from_secs(5),
         }
     }
 }

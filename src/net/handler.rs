@@ -11,27 +11,33 @@ use crate::proto::handshake::Request;
 use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
 
 /// Identifies one connection across the whole engine. Stable for the
-/// connection's life; never reused by a later connection (a generation
-/// counter tells them apart).
+/// connection's life and never names another connection: the thread (10
+/// bits), the slot on that thread (22 bits) and the slot's generation (32
+/// bits), which goes up each time the slot is reused; a slot is retired
+/// rather than let its generation wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
+/// The most event-loop threads an engine runs: the thread index has 10 bits.
+pub const MAX_THREADS: usize = 1 << 10;
+
 impl ConnId {
     pub(crate) fn new(worker: usize, slot: usize, generation: u32) -> ConnId {
-        ConnId(((worker as u64) << 56) | ((generation as u64 & 0xFF_FFFF) << 32) | slot as u64)
+        debug_assert!(worker < MAX_THREADS && slot < super::worker::MAX_SLOTS);
+        ConnId(((worker as u64) << 54) | ((slot as u64) << 32) | u64::from(generation))
     }
 
     /// The event-loop thread that owns the connection.
     pub fn worker(self) -> usize {
-        (self.0 >> 56) as usize
+        (self.0 >> 54) as usize
     }
 
     pub(crate) fn slot(self) -> usize {
-        (self.0 & 0xFFFF_FFFF) as usize
+        ((self.0 >> 32) & 0x3F_FFFF) as usize
     }
 
     pub(crate) fn generation(self) -> u32 {
-        ((self.0 >> 32) & 0xFF_FFFF) as u32
+        self.0 as u32
     }
 }
 
@@ -235,6 +241,8 @@ impl Conn<'_> {
     /// [`Handle::resume_reading`].
     pub fn pause_reading(&mut self) {
         *self.read_paused = true;
+        // Silence proves nothing while we do not read: liveness deadlines wait.
+        self.ws.suspend_liveness();
     }
 
     /// Whether reading is paused.

@@ -259,7 +259,7 @@ def _declare(name: str, restype: object, *argtypes: object) -> None:
 
 
 _declare("rws_last_error_message", c_size_t, c_char_p, c_size_t)
-_declare("rws_result_name", c_char_p, c_int)
+_declare("rws_result_name", c_char_p, c_uint32)
 _declare("rws_version", c_char_p)
 _declare("rws_close_code_name", c_char_p, c_uint16)
 _declare("rws_close_code_is_sendable", c_bool, c_uint16)

@@ -83,7 +83,7 @@ impl<H: Handler> Worker<H> {
             ..
         } = self;
         let mut queue = |slot: usize, c: &mut Slot| {
-            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
+            if except == Some(ConnId::new(index, slot, c.generation)) {
                 return;
             }
             if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
@@ -96,9 +96,7 @@ impl<H: Handler> Worker<H> {
             Some(topic) => {
                 for id in topics.subscribers(topic) {
                     match conns.get_mut(id.slot()) {
-                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
-                            queue(id.slot(), c)
-                        }
+                        Some(c) if c.generation == id.generation() => queue(id.slot(), c),
                         _ => {}
                     }
                 }
@@ -118,8 +116,7 @@ impl<H: Handler> Worker<H> {
         for mut l in std::mem::take(&mut self.listeners) {
             l.deregister(&self.poll);
         }
-        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for slot in slots {
+        for slot in self.conns.keys() {
             let c = &mut self.conns[slot];
             match c.phase {
                 Phase::Open => {

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{Phase, Worker};
+use super::{Phase, Report, Worker};
 use crate::net::handler::Handler;
 use crate::net::tls::TlsError;
 use crate::proto::CloseCode;
@@ -19,11 +19,9 @@ impl<H: Handler> Worker<H> {
             return self.connect_failed(slot, error);
         }
         if let Some(tls) = TlsError::of(&error) {
-            if c.report.is_none() {
-                c.report = Some(Box::new((
-                    CloseCode::TLS_HANDSHAKE,
-                    tls.reason().to_owned(),
-                )));
+            // A close already seen (the peer's, or ours) keeps its code.
+            if matches!(c.report, Report::Owed) {
+                c.report.record(CloseCode::TLS_HANDSHAKE, tls.reason());
             }
         }
         self.remove(slot);
