@@ -196,6 +196,9 @@ class rws_engine_config(Structure):
         ("protocols", POINTER(c_char_p)),
         ("protocol_count", c_size_t),
         ("max_queued_bytes", c_uint64),
+        ("tls_listen", POINTER(c_char_p)),
+        ("tls_listen_count", c_size_t),
+        ("tls_server", c_void_p),
     ]
 
 
