@@ -156,7 +156,8 @@ typedef enum {
   // open and DRAIN says when its queue emptied.
   RWS_EVENT_DRAIN = 8,
   // A client connection tagged `tag` failed before it opened (engine); the
-  // reason in `data`/`len`.
+  // reason in `data`/`len`, and `close_code` 1015 when TLS failed (a bad
+  // certificate, a handshake error or timeout), else 0.
   RWS_EVENT_CONNECT_ERROR = 9,
 } rws_event_type;
 
@@ -263,6 +264,16 @@ typedef struct rws_engine rws_engine;
 // A parsed, validated upgrade request. Opaque; strings it returns stay valid
 // until `rws_request_free`. Not thread-safe.
 typedef struct rws_request rws_request;
+
+// How a client checks servers. Opaque; thread-safe and immutable. Each
+// connect takes a share: it may be freed right after `rws_engine_connect_tls`.
+typedef struct rws_tls_client rws_tls_client;
+
+// Server certificates for TLS listeners. Opaque; thread-safe (a swap from
+// any thread applies to handshakes that start afterwards, open connections
+// keep theirs). Engines started with it share it: it may be freed after
+// `rws_engine_start*` returns, and swaps through it still reach them.
+typedef struct rws_tls_server rws_tls_server;
 
 // An incremental UTF-8 validator: feed chunks, then finish. Opaque. Not
 // thread-safe: use one from one thread at a time.
@@ -374,6 +385,14 @@ typedef struct {
   uint64_t write_high_watermark;
   // Where reading resumes; 0: 256 KiB.
   uint64_t write_low_watermark;
+  // Addresses to listen on with TLS (`wss://`), beside `listen`: same
+  // forms. They need `tls_server`.
+  const char *const *tls_listen;
+  // Entries in `tls_listen`.
+  size_t tls_listen_count;
+  // The certificates the `tls_listen` addresses serve (NULL when there
+  // are none). The engine takes a share: it may be freed after start.
+  const rws_tls_server *tls_server;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -457,6 +476,32 @@ typedef void (*rws_log_callback)(void *user,
                                  const char *target,
                                  const char *message,
                                  size_t len);
+
+// Options of `rws_tls_client_new`. Zero it (`memset`, or `= {0}`) for "the
+// system's trust store, no pins, no client certificate".
+typedef struct {
+  // PEM CA certificates to trust instead of the system's store (NULL: the system's).
+  const uint8_t *ca_pem;
+  // Bytes at `ca_pem`.
+  size_t ca_pem_len;
+  // A client certificate chain (PEM) for servers that ask (mutual TLS), or NULL.
+  const uint8_t *cert_pem;
+  // Bytes at `cert_pem`.
+  size_t cert_pem_len;
+  // The private key (PEM) of `cert_pem`, or NULL.
+  const uint8_t *key_pem;
+  // Bytes at `key_pem`.
+  size_t key_pem_len;
+  // `pin_count` SHA-256 hashes (32 bytes each, back to back) of
+  // SubjectPublicKeyInfos: when any is given, a certificate of the
+  // server's chain must match one. NULL when `pin_count` is 0.
+  const uint8_t *pins_sha256;
+  // Hashes at `pins_sha256`.
+  size_t pin_count;
+  // Accept any certificate for any name (only the handshake signature is
+  // checked). Dangerous: tests against self-signed servers only.
+  bool danger_accept_invalid_certs;
+} rws_tls_client_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -611,6 +656,13 @@ rws_engine *rws_engine_start_batched(const rws_engine_config *config);
 // `e` NULL or live.
 uint16_t rws_engine_port(const rws_engine *e);
 
+// The port of the first TCP address of `tls_listen` (useful with port 0),
+// or 0 (none, or NULL). Thread-safe.
+//
+// # Safety
+// `e` NULL or live.
+uint16_t rws_engine_tls_port(const rws_engine *e);
+
 // Sends a message (copied once) to connection `conn`, from any thread
 // (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
 // as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
@@ -681,13 +733,29 @@ rws_result rws_engine_subscribe(const rws_engine *e,
                                 const char *topic,
                                 bool subscribe);
 
-// Opens a client connection to `url` (`ws://host:port/path` or
-// `ws+unix:///path`), reported later by an OPEN or CONNECT_ERROR event
-// carrying `tag`. Name resolution happens on the calling thread. Thread-safe.
+// Opens a client connection to `url` (`ws://host:port/path`,
+// `ws+unix:///path`, or `wss://...` checked against the system's trust
+// store), reported later by an OPEN or CONNECT_ERROR event carrying `tag`.
+// Name resolution happens on the calling thread. Thread-safe.
 //
 // # Safety
 // `e` live; `url` a C string.
 rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
+
+// Like `rws_engine_connect`, for `wss://` with options: `tls` says which
+// servers to trust (NULL: the system's store); `server_name` is the name
+// sent by SNI and checked against the certificate (NULL: the URL's host).
+// A TLS failure before the connection opens is a CONNECT_ERROR event with
+// `close_code` 1015 and the TLS error as its text; one after it opened is a
+// CLOSE event with 1015 (never sent on the wire). Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string; `tls` NULL or live; `server_name` NULL or a C string.
+rws_result rws_engine_connect_tls(const rws_engine *e,
+                                  const char *url,
+                                  uint64_t tag,
+                                  const rws_tls_client *tls,
+                                  const char *server_name);
 
 // Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
 // Asynchronous like `rws_engine_send`.
@@ -1062,6 +1130,87 @@ rws_result rws_simd_force(uint32_t level);
 // # Safety
 // `buf` must point to `len` writable bytes; `key` to 4 readable bytes.
 rws_result rws_mask(uint8_t *buf, size_t len, const uint8_t *key, size_t offset);
+
+// Server certificates from PEM bytes: `cert_pem` holds the chain (leaf
+// first), `key_pem` its private key (PKCS#8, PKCS#1 or SEC1). With
+// `client_ca_pem` (NULL for none), clients must present a
+// certificate issued by one of its CAs (mutual TLS). The bytes are copied.
+// NULL on failure (`RWS_ERR_INVALID_ARGUMENT` for bad PEM or a key that
+// does not match). Free with `rws_tls_server_free`.
+//
+// # Safety
+// Each pointer is readable for its length (or NULL with length 0 where allowed).
+rws_tls_server *rws_tls_server_new(const uint8_t *cert_pem,
+                                   size_t cert_pem_len,
+                                   const uint8_t *key_pem,
+                                   size_t key_pem_len,
+                                   const uint8_t *client_ca_pem,
+                                   size_t client_ca_pem_len);
+
+// Like `rws_tls_server_new` (no client certificates), reading two PEM files.
+//
+// # Safety
+// `cert_path` and `key_path` are C strings.
+rws_tls_server *rws_tls_server_new_files(const char *cert_path, const char *key_path);
+
+// Replaces the default certificate (served when no SNI name matches) with
+// a PEM chain and key. On error the old one stays. Thread-safe.
+//
+// # Safety
+// `server` live; each pointer readable for its length.
+rws_result rws_tls_server_set_cert(const rws_tls_server *server,
+                                   const uint8_t *cert_pem,
+                                   size_t cert_pem_len,
+                                   const uint8_t *key_pem,
+                                   size_t key_pem_len);
+
+// Reads the two PEM files again and swaps them in (what a server does on
+// SIGHUP). On error the old certificate stays. Thread-safe.
+//
+// # Safety
+// `server` live; `cert_path` and `key_path` C strings.
+rws_result rws_tls_server_reload_files(const rws_tls_server *server,
+                                       const char *cert_path,
+                                       const char *key_path);
+
+// Serves this PEM chain and key to clients asking for `server_name` by SNI
+// (case-insensitive), replacing an earlier one for that name. Thread-safe.
+//
+// # Safety
+// `server` live; `server_name` a C string; each pointer readable for its length.
+rws_result rws_tls_server_set_sni_cert(const rws_tls_server *server,
+                                       const char *server_name,
+                                       const uint8_t *cert_pem,
+                                       size_t cert_pem_len,
+                                       const uint8_t *key_pem,
+                                       size_t key_pem_len);
+
+// Frees server certificates (engines using them keep their share). NULL is fine.
+//
+// # Safety
+// `server` NULL or from `rws_tls_server_new*`, freed once.
+void rws_tls_server_free(rws_tls_server *server);
+
+// A client TLS configuration (certificates are parsed once here; share it
+// across connects). NULL on failure (`rws_last_error_message` says why).
+// Free with `rws_tls_client_free`.
+//
+// # Safety
+// `config` points to a valid struct whose pointers are readable for their lengths.
+rws_tls_client *rws_tls_client_new(const rws_tls_client_config *config);
+
+// A client configuration trusting the CAs of a PEM file, or (for NULL) the
+// system's store. NULL on failure. Free with `rws_tls_client_free`.
+//
+// # Safety
+// `ca_path` NULL or a C string.
+rws_tls_client *rws_tls_client_new_ca_file(const char *ca_path);
+
+// Frees a client configuration (connections keep their share). NULL is fine.
+//
+// # Safety
+// `client` NULL or from `rws_tls_client_new*`, freed once.
+void rws_tls_client_free(rws_tls_client *client);
 
 // Validates `len` bytes as UTF-8 in one go: `RWS_OK` or `RWS_ERR_UTF8`.
 // Thread-safe.

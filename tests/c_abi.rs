@@ -168,6 +168,63 @@ fn c_engine_tests() {
     assert!(out.contains("checks passed"), "{out}");
 }
 
+/// A directory with the PEM files `c-tests/tls_test.c` reads: a CA and a
+/// localhost certificate, and a second CA and certificate for the swap.
+fn tls_fixtures() -> PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = out_dir().join(format!("tls-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for suffix in ["", "2"] {
+            let ca_key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let name = format!("test CA{suffix}");
+            params.distinguished_name.push(DnType::CommonName, name);
+            let ca = params.self_signed(&ca_key).unwrap();
+            let key = KeyPair::generate().unwrap();
+            let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+                .unwrap()
+                .signed_by(&key, &ca, &ca_key)
+                .unwrap();
+            let write = |name: &str, text: String| {
+                std::fs::write(dir.join(format!("{name}{suffix}.pem")), text).unwrap()
+            };
+            write("ca", ca.pem());
+            write("cert", leaf.pem());
+            write("key", key.serialize_pem());
+        }
+        dir
+    })
+    .clone()
+}
+
+fn run_with_args(program: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("runtime error"),
+        "{} failed: {}\n{stdout}\n{stderr}",
+        program.display(),
+        output.status
+    );
+    stdout
+}
+
+#[test]
+fn c_tls_tests() {
+    let dir = tls_fixtures();
+    let program = build_c("c-tests/tls_test.c", &[], "tls_test");
+    let out = run_with_args(&program, &[dir.to_str().unwrap()], &[]);
+    assert!(out.contains("checks passed"), "{out}");
+}
+
 #[test]
 fn c_engine_abi_tests() {
     let out = run(
@@ -194,6 +251,10 @@ fn c_tests_under_address_and_undefined_behavior_sanitizers() {
         let out = run(&program, SANITIZER_ENV);
         assert!(out.contains("checks passed"), "{out}");
     }
+    let program = build_c("c-tests/tls_test.c", SANITIZE, "tls_test_asan");
+    let dir = tls_fixtures();
+    let out = run_with_args(&program, &[dir.to_str().unwrap()], SANITIZER_ENV);
+    assert!(out.contains("checks passed"), "{out}");
 }
 
 /// Starts the C example, echoes through it, stops it with SIGTERM.

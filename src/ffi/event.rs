@@ -41,7 +41,8 @@ pub enum rws_event_type {
     /// open and DRAIN says when its queue emptied.
     RWS_EVENT_DRAIN = 8,
     /// A client connection tagged `tag` failed before it opened (engine); the
-    /// reason in `data`/`len`.
+    /// reason in `data`/`len`, and `close_code` 1015 when TLS failed (a bad
+    /// certificate, a handshake error or timeout), else 0.
     RWS_EVENT_CONNECT_ERROR = 9,
 }
 

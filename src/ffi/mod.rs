@@ -23,6 +23,7 @@ pub mod handshake;
 pub mod log;
 pub mod result;
 pub mod simd;
+pub mod tls;
 pub mod utf8;
 
 // One flat namespace for Rust callers, as the C header has.
@@ -39,6 +40,7 @@ pub use handshake::*;
 pub use result::*;
 pub(crate) use result::{fail, set_error};
 pub use simd::*;
+pub use tls::*;
 pub use utf8::*;
 
 /// Runs `body`, turning a panic into `on_panic`.

@@ -7,6 +7,17 @@ use std::time::Duration;
 
 pub use crate::proto::Timeouts;
 
+use super::tls::TlsAcceptor;
+
+/// A listener that speaks TLS (`wss://`).
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Where to listen (TCP, or a Unix socket).
+    pub endpoint: Endpoint,
+    /// The certificates served (shared: a swap through any clone applies).
+    pub acceptor: TlsAcceptor,
+}
+
 /// An address to listen on or connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -105,6 +116,8 @@ impl Default for Limits {
 pub struct Config {
     /// Addresses to listen on (none for a client-only loop).
     pub listen: Vec<Endpoint>,
+    /// Addresses to listen on with TLS (`wss://`), beside the plain ones.
+    pub listen_tls: Vec<TlsListen>,
     /// Event-loop threads; 0 means one per core.
     pub threads: usize,
     /// Resource limits.
@@ -126,6 +139,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: Vec::new(),
+            listen_tls: Vec::new(),
             threads: 0,
             limits: Limits::default(),
             timeouts: Timeouts::default(),

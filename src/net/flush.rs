@@ -20,8 +20,9 @@ pub enum Written {
 }
 
 /// Writes `ws`'s queued bytes to `stream`, vectored, until the queue is empty
-/// or the socket would block. An error (or a zero-length write) means the
-/// transport is gone.
+/// or the socket would block, then whatever the transport holds of its own
+/// (TLS records: handshake, alerts, close_notify). An error (or a
+/// zero-length write) means the transport is gone.
 pub fn write_queued(stream: &mut Stream, ws: &mut Connection) -> io::Result<Written> {
     while ws.buffered_amount() > 0 {
         let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
@@ -34,5 +35,9 @@ pub fn write_queued(stream: &mut Stream, ws: &mut Connection) -> io::Result<Writ
             Err(e) => return Err(e),
         }
     }
-    Ok(Written::All)
+    match stream.flush_pending() {
+        Ok(()) => Ok(Written::All),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Written::Blocked),
+        Err(e) => Err(e),
+    }
 }

@@ -23,6 +23,7 @@ use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler, Message};
 use super::pool::BufferPool;
 use super::timer::{Clock, Tick, Timers};
+use super::tls::TlsAcceptor;
 use super::topics::Topics;
 use super::transport::Stream;
 use crate::proto::handshake::ClientHandshake;
@@ -34,6 +35,7 @@ mod commands;
 mod connect;
 mod opening;
 mod slots;
+mod transport;
 mod write;
 
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -51,6 +53,8 @@ const WRITE_BUFFER: usize = 16 * 1024;
 pub(crate) enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// TLS over a TCP or Unix listener: accepted sockets get a TLS session.
+    Tls(Box<Listener>, TlsAcceptor),
 }
 
 impl Listener {
@@ -58,14 +62,20 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
             Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tls(l, acceptor) => Stream::tls_server(l.accept()?, acceptor),
+        }
+    }
+
+    fn socket(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix(l) => l,
+            Listener::Tls(l, _) => l.socket(),
         }
     }
 
     fn deregister(&mut self, poll: &Poll) {
-        let _ = match self {
-            Listener::Tcp(l) => poll.registry().deregister(l),
-            Listener::Unix(l) => poll.registry().deregister(l),
-        };
+        let _ = poll.registry().deregister(self.socket());
     }
 }
 
@@ -251,10 +261,7 @@ impl<H: Handler> Worker<H> {
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
-            match l {
-                Listener::Tcp(l) => registry.register(l, Token(i), Interest::READABLE)?,
-                Listener::Unix(l) => registry.register(l, Token(i), Interest::READABLE)?,
-            }
+            registry.register(l.socket(), Token(i), Interest::READABLE)?;
         }
         Ok(worker)
     }
@@ -384,7 +391,7 @@ impl<H: Handler> Worker<H> {
         };
         if matches!(c.phase, Phase::Connecting(..)) {
             self.finish_connect(slot);
-        } else if c.ws.buffered_amount() > 0 {
+        } else if c.ws.buffered_amount() > 0 || c.stream.wants_write() {
             self.mark_dirty(slot);
         }
     }
@@ -465,11 +472,11 @@ impl<H: Handler> Worker<H> {
             }
             match self.read_once(slot, want) {
                 Ok(None) => break,
-                Ok(Some(0)) => return self.remove(slot), // The peer left without a close.
-                Err(e) => {
-                    self.log_io_error(slot, "read", &e);
+                Ok(Some(0)) => {
+                    // The peer went away without finishing the closing handshake.
                     return self.remove(slot);
                 }
+                Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
                     read += n;
                     self.conns[slot].ws.bytes_received(self.now);
@@ -605,11 +612,12 @@ impl<H: Handler> Worker<H> {
         }
         let c = &mut self.conns[slot];
         // A blocked socket is retried when it turns writable, not before.
-        if c.ws.buffered_amount() > 0 && !c.dirty && !c.write_blocked {
+        if (c.ws.buffered_amount() > 0 || c.stream.wants_write()) && !c.dirty && !c.write_blocked {
             self.mark_dirty(slot);
         }
         if matches!(self.conns[slot].phase, Phase::Open)
             && self.conns[slot].ws.should_close_transport()
+            && !self.conns[slot].stream.wants_write()
         {
             return self.begin_linger(slot);
         }
@@ -655,7 +663,7 @@ impl<H: Handler> Worker<H> {
             Some(Expired::Handshake)
                 if matches!(c.phase, Phase::Connecting(..) | Phase::ClientHandshake(_)) =>
             {
-                let e = io::Error::new(io::ErrorKind::TimedOut, "opening handshake timed out");
+                let e = c.stream.timed_out("opening handshake timed out");
                 self.connect_failed(slot, e);
             }
             Some(Expired::Pong) => {

@@ -203,6 +203,9 @@ class rws_engine_config(Structure):
         ("tcp_keepalive_s", c_uint32),
         ("write_high_watermark", c_uint64),
         ("write_low_watermark", c_uint64),
+        ("tls_listen", POINTER(c_char_p)),
+        ("tls_listen_count", c_size_t),
+        ("tls_server", c_void_p),
     ]
 
 

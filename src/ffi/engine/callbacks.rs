@@ -163,7 +163,7 @@ impl Handler for CallbackHandler {
             rws_event_type::RWS_EVENT_CONNECT_ERROR,
             ConnId(0),
             tag,
-            0,
+            super::connect_error_code(error),
             text.as_bytes(),
         );
         self.call(self.callbacks.on_error, None, &ev);

@@ -4,8 +4,9 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::super::conn::{conn_config, rws_conn_config};
+use super::super::tls::{acceptor, rws_tls_server};
 use super::super::{c_str, check_null, fail, guard, rws_result};
-use crate::net::{BackpressurePolicy, Config, Endpoint};
+use crate::net::{BackpressurePolicy, Config, Endpoint, TlsListen};
 
 /// What happens to a connection whose unsent bytes pass `max_buffered`.
 #[repr(C)]
@@ -80,6 +81,14 @@ pub struct rws_engine_config {
     pub write_high_watermark: u64,
     /// Where reading resumes; 0: 256 KiB.
     pub write_low_watermark: u64,
+    /// Addresses to listen on with TLS (`wss://`), beside `listen`: same
+    /// forms. They need `tls_server`.
+    pub tls_listen: *const *const c_char,
+    /// Entries in `tls_listen`.
+    pub tls_listen_count: usize,
+    /// The certificates the `tls_listen` addresses serve (NULL when there
+    /// are none). The engine takes a share: it may be freed after start.
+    pub tls_server: *const rws_tls_server,
 }
 
 /// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
@@ -123,6 +132,9 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             tcp_keepalive_s: d.tcp_keepalive.map_or(0, |t| t.as_secs() as u32),
             write_high_watermark: d.limits.write_high_watermark as u64,
             write_low_watermark: d.limits.write_low_watermark as u64,
+            tls_listen: std::ptr::null(),
+            tls_listen_count: 0,
+            tls_server: std::ptr::null(),
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };
@@ -158,7 +170,8 @@ unsafe fn strings(
 }
 
 /// # Safety
-/// `c` is a valid config whose string lists follow its counts.
+/// `c` is a valid config whose string lists follow its counts, and whose
+/// `tls_server` is NULL or live.
 pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_result> {
     let mut config = Config::default();
     // SAFETY: per the contract.
@@ -170,6 +183,29 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
             )
         })?;
         config.listen.push(endpoint);
+    }
+    // SAFETY: per the contract.
+    let tls_listen = unsafe { strings(c.tls_listen, c.tls_listen_count, "tls_listen")? };
+    if !tls_listen.is_empty() {
+        // SAFETY: per the contract, `tls_server` is NULL or live.
+        let Some(acceptor) = (unsafe { acceptor(c.tls_server) }) else {
+            return Err(fail(
+                rws_result::RWS_ERR_NULL,
+                "tls_listen needs tls_server",
+            ));
+        };
+        for addr in tls_listen {
+            let endpoint = addr.parse::<Endpoint>().map_err(|e| {
+                fail(
+                    rws_result::RWS_ERR_INVALID_ARGUMENT,
+                    format!("tls_listen address {addr:?}: {e}"),
+                )
+            })?;
+            config.listen_tls.push(TlsListen {
+                endpoint,
+                acceptor: acceptor.clone(),
+            });
+        }
     }
     // SAFETY: per the contract.
     config.protocols = unsafe { strings(c.protocols, c.protocol_count, "protocols")? };

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_PING, RWS_OPCODE_PONG, RWS_OPCODE_TEXT};
 use super::handle::{self, try_ref, Boxed};
+use super::tls::{connector, rws_tls_client};
 use super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
 use crate::net::{ClientOptions, ConnId, Engine, Handle, HandleError, Message};
 use crate::proto::{CloseCode, Utf8Bytes};
@@ -31,6 +32,7 @@ pub struct rws_engine {
     engine: Mutex<Option<Engine>>,
     handle: Handle,
     port: u16,
+    tls_port: u16,
     queue: Option<Arc<EventQueue>>,
     /// The batch handed out by polls: its bytes stay put until a poll swaps
     /// in the next one.
@@ -82,6 +84,7 @@ unsafe fn start(
         Ok(engine) => handle::into_c(rws_engine {
             handle: engine.handle().clone(),
             port: engine.local_addr().map_or(0, |a| a.port()),
+            tls_port: engine.local_tls_addr().map_or(0, |a| a.port()),
             engine: Mutex::new(Some(engine)),
             queue,
             taken: Mutex::new(HashMap::new()),
@@ -139,6 +142,22 @@ pub unsafe extern "C" fn rws_engine_start_batched(
 pub unsafe extern "C" fn rws_engine_port(e: *const rws_engine) -> u16 {
     // SAFETY: per the contract above.
     guard(0, || unsafe { handle::as_ref(e) }.map_or(0, |e| e.port))
+}
+
+/// The port of the first TCP address of `tls_listen` (useful with port 0),
+/// or 0 (none, or NULL). Thread-safe.
+///
+/// # Safety
+/// `e` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_tls_port(e: *const rws_engine) -> u16 {
+    // SAFETY: per the contract above.
+    guard(0, || unsafe { handle::as_ref(e) }.map_or(0, |e| e.tls_port))
+}
+
+/// The `close_code` of a CONNECT_ERROR event: 1015 for a TLS failure, else 0.
+fn connect_error_code(error: &std::io::Error) -> u16 {
+    crate::net::TlsError::of(error).map_or(0, |t| t.close_code().0)
 }
 
 fn handle_result(r: Result<(), HandleError>) -> rws_result {
@@ -326,9 +345,10 @@ pub unsafe extern "C" fn rws_engine_subscribe(
     })
 }
 
-/// Opens a client connection to `url` (`ws://host:port/path` or
-/// `ws+unix:///path`), reported later by an OPEN or CONNECT_ERROR event
-/// carrying `tag`. Name resolution happens on the calling thread. Thread-safe.
+/// Opens a client connection to `url` (`ws://host:port/path`,
+/// `ws+unix:///path`, or `wss://...` checked against the system's trust
+/// store), reported later by an OPEN or CONNECT_ERROR event carrying `tag`.
+/// Name resolution happens on the calling thread. Thread-safe.
 ///
 /// # Safety
 /// `e` live; `url` a C string.
@@ -338,6 +358,27 @@ pub unsafe extern "C" fn rws_engine_connect(
     url: *const c_char,
     tag: u64,
 ) -> rws_result {
+    // SAFETY: the same contract, with no TLS options.
+    unsafe { rws_engine_connect_tls(e, url, tag, std::ptr::null(), std::ptr::null()) }
+}
+
+/// Like `rws_engine_connect`, for `wss://` with options: `tls` says which
+/// servers to trust (NULL: the system's store); `server_name` is the name
+/// sent by SNI and checked against the certificate (NULL: the URL's host).
+/// A TLS failure before the connection opens is a CONNECT_ERROR event with
+/// `close_code` 1015 and the TLS error as its text; one after it opened is a
+/// CLOSE event with 1015 (never sent on the wire). Thread-safe.
+///
+/// # Safety
+/// `e` live; `url` a C string; `tls` NULL or live; `server_name` NULL or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_connect_tls(
+    e: *const rws_engine,
+    url: *const c_char,
+    tag: u64,
+    tls: *const rws_tls_client,
+    server_name: *const c_char,
+) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
         // SAFETY: per the contract above.
@@ -345,13 +386,23 @@ pub unsafe extern "C" fn rws_engine_connect(
             Ok(u) => u,
             Err(r) => return r,
         };
-        match e.handle.connect(
-            url,
-            ClientOptions {
-                tag,
-                ..ClientOptions::default()
-            },
-        ) {
+        let server_name = if server_name.is_null() {
+            None
+        } else {
+            // SAFETY: per the contract above.
+            match unsafe { c_str(server_name) } {
+                Ok(s) => Some(s.to_owned()),
+                Err(r) => return r,
+            }
+        };
+        let options = ClientOptions {
+            tag,
+            // SAFETY: per the contract above, `tls` is NULL or live.
+            tls: unsafe { connector(tls) },
+            server_name,
+            ..ClientOptions::default()
+        };
+        match e.handle.connect(url, options) {
             Ok(()) => rws_result::RWS_OK,
             Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
                 fail(rws_result::RWS_ERR_INVALID_ARGUMENT, err.to_string())

@@ -318,7 +318,8 @@ impl Handler for QueueHandler {
     fn on_connect_error(&mut self, tag: u64, error: &std::io::Error) {
         let text = error.to_string();
         let t = rws_event_type::RWS_EVENT_CONNECT_ERROR;
-        self.push_now(t, ConnId(0), tag, 0, text.as_bytes());
+        let code = super::connect_error_code(error);
+        self.push_now(t, ConnId(0), tag, code, text.as_bytes());
     }
 
     fn on_wakeup_end(&mut self) {

@@ -9,6 +9,7 @@ use mio::Interest;
 use super::{Attempt, ClientOpening, Phase, Slot, Worker};
 use crate::net::client::{ConnectRequest, Target};
 use crate::net::handler::Handler;
+use crate::net::tls::TlsConnector;
 use crate::net::transport::Stream;
 use crate::proto::handshake::ClientHandshake;
 use crate::proto::Role;
@@ -33,6 +34,14 @@ impl<H: Handler> Worker<H> {
             Ok(s) => s,
             Err(e) => return self.retry_or_fail(request, attempt, e),
         };
+        let stream = if request.url.tls {
+            match Self::tls_session(stream, &request) {
+                Ok(s) => s,
+                Err(e) => return self.handler.on_connect_error(request.options.tag, &e),
+            }
+        } else {
+            stream
+        };
         self.handle
             .shared
             .connections
@@ -47,6 +56,19 @@ impl<H: Handler> Worker<H> {
         );
         slot.tag = tag;
         self.insert(slot, Interest::READABLE | Interest::WRITABLE);
+    }
+
+    /// `wss://`: a TLS client session over the connecting socket.
+    fn tls_session(stream: Stream, request: &ConnectRequest) -> io::Result<Stream> {
+        let name = request
+            .options
+            .server_name
+            .as_deref()
+            .unwrap_or(&request.url.host);
+        match &request.options.tls {
+            Some(connector) => Stream::tls_client(stream, connector, name),
+            None => Stream::tls_client(stream, &TlsConnector::system()?, name),
+        }
     }
 
     pub(super) fn retry_or_fail(

@@ -115,13 +115,22 @@ impl<H: Handler> Worker<H> {
             let have = c.ws.input().len();
             // Read at most one byte past the limit: enough to prove it was passed.
             let want = (max_head + 1).saturating_sub(have).clamp(1, scratch.len());
-            match c.stream.read(&mut scratch[..want]) {
+            // A TLS stream decrypts into the (growing) input; a plain one is
+            // read into the stack and appended.
+            let read = match &mut c.stream {
+                Stream::Tls(_) => c.stream.read_into(&mut c.ws.read_space(), want),
+                plain => plain
+                    .read(&mut scratch[..want])
+                    .inspect(|&n| c.ws.feed(&scratch[..n])),
+            };
+            match read {
                 Ok(0) => return self.remove(slot),
-                Ok(n) => c.ws.feed(&scratch[..n]),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.remove(slot),
+                Err(e) => return self.transport_failed(slot, e),
             }
+            let c = &mut self.conns[slot];
             // Only the new bytes (and three before them) can complete "\r\n\r\n".
             let input = c.ws.input();
             let head_done = memchr::memmem::find(&input[have.saturating_sub(3)..], b"\r\n\r\n");

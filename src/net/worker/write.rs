@@ -44,13 +44,13 @@ impl<H: Handler> Worker<H> {
         if matches!(c.phase, Phase::Connecting(..)) {
             return;
         }
-        let had_output = c.ws.buffered_amount() > 0;
+        let had_output = c.ws.buffered_amount() > 0 || c.stream.wants_write();
         match write_queued(&mut c.stream, &mut c.ws) {
             Ok(Written::All) => {}
             Ok(Written::Blocked) => c.write_blocked = true,
             Err(e) => {
                 self.log_io_error(slot, "write", &e);
-                return self.remove(slot);
+                return self.transport_failed(slot, e);
             }
         }
         let buffered = c.ws.buffered_amount();
@@ -64,7 +64,7 @@ impl<H: Handler> Worker<H> {
         let Some(c) = self.conns.get(slot) else {
             return;
         };
-        if c.ws.buffered_amount() == 0 && had_output {
+        if c.ws.buffered_amount() == 0 && !c.stream.wants_write() && had_output {
             match c.phase {
                 Phase::Rejecting => self.begin_linger(slot),
                 Phase::Open if c.ws.should_close_transport() => self.begin_linger(slot),
