@@ -42,11 +42,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the release binary cargo built for this test (`cargo test
-    /// --release --test abuse`) with default limits and timeouts.
+    /// Starts the binary cargo built for this test (`cargo test --release
+    /// --test abuse`), or the one `ROCWS_ABUSE_BIN` names (to attack another
+    /// build), with default limits and timeouts.
     pub fn start() -> Server {
         raise_fd_limit();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rocws"))
+        let bin = std::env::var_os("ROCWS_ABUSE_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_rocws").into());
+        let mut child = Command::new(bin)
             .args(["serve", "--threads", "1", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
