@@ -64,6 +64,12 @@
 // 1015: local only: TLS handshake failure.
 #define RWS_CLOSE_TLS_HANDSHAKE 1015
 
+// A timeout value that turns the timeout off (0 means "the default").
+#define RWS_TIMEOUT_NEVER UINT32_MAX
+
+// A size limit value that means "no limit" (0 means "the default").
+#define RWS_NO_LIMIT UINT64_MAX
+
 // Frame opcode: continuation.
 #define RWS_OPCODE_CONTINUATION 0
 
@@ -84,6 +90,9 @@
 
 // The longest frame header in bytes.
 #define RWS_MAX_HEADER_LEN 14
+
+// The most event-loop threads an engine runs: the thread index has 10 bits.
+#define MAX_THREADS (1 << 10)
 
 // What happens to a connection whose unsent bytes pass `max_buffered`.
 typedef enum {
@@ -155,6 +164,10 @@ typedef enum {
   RWS_ERR_UNKNOWN_CONNECTION = 13,
   // The CPU cannot run the requested SIMD level.
   RWS_ERR_UNSUPPORTED = 14,
+  // A deadline passed with no way to recover (no pong after a keepalive
+  // ping, or a closing handshake that never finished): close the
+  // transport now.
+  RWS_TIMED_OUT = 15,
 } rws_result;
 
 // Which end of a connection this is.
@@ -202,24 +215,6 @@ typedef struct rws_request rws_request;
 // thread-safe: use one from one thread at a time.
 typedef struct rws_utf8_validator rws_utf8_validator;
 
-// A parsed frame header.
-typedef struct {
-  // The FIN bit.
-  bool fin;
-  // RSV1..RSV3 as 0b0RRR.
-  uint8_t rsv;
-  // The opcode (`RWS_OPCODE_*`).
-  uint8_t opcode;
-  // Whether a masking key is present.
-  bool masked;
-  // The masking key (zero when not masked).
-  uint8_t mask[4];
-  // The announced payload length (not yet checked against any limit).
-  uint64_t payload_len;
-  // The header's own length, 2 to 14.
-  uint32_t header_len;
-} rws_frame_header;
-
 // Limits of a connection; zero fields take the defaults.
 typedef struct {
   // Largest frame payload before failing with 1009 (default 16 MiB).
@@ -246,33 +241,55 @@ typedef struct {
   size_t len;
 } rws_event;
 
-// Engine settings. Initialise with `rws_engine_config_init`, then change fields.
-// Strings are copied by `rws_engine_start*`; they need not outlive the call.
+// The deadlines of a codec connection, in milliseconds. 0 turns the idle
+// timeout and the keepalive ping off, and gives the pong and close
+// timeouts their defaults (10 s, 5 s). The handshake timeout is not used
+// by the codec: its connections start after the handshake.
+typedef struct {
+  // Close with 1001 after this long without a received byte; 0: never.
+  uint32_t idle_ms;
+  // Send a ping after this long without a received byte; 0: never.
+  uint32_t ping_interval_ms;
+  // After that ping, how long to wait for any byte before the connection
+  // is dead (`RWS_TIMED_OUT`); 0: 10 s.
+  uint32_t pong_timeout_ms;
+  // From the start of the closing handshake to giving up on it
+  // (`RWS_TIMED_OUT`); 0: 5 s.
+  uint32_t close_ms;
+} rws_timeouts;
+
+// Engine settings. Initialise with `rws_engine_config_init`, then change
+// fields; a field left 0 (a zeroed struct included) takes its default, so
+// no value of 0 ever means "drop everything" or "never time out". Turn a
+// timeout off with `RWS_TIMEOUT_NEVER` and lift a byte limit with
+// `RWS_NO_LIMIT`. Strings are copied by `rws_engine_start*`; they need not
+// outlive the call.
 typedef struct {
   // Addresses to listen on: "127.0.0.1:9001", "[::1]:9001", "unix:/path".
   // NULL with `listen_count` 0 for a client-only engine.
   const char *const *listen;
   // Entries in `listen`.
   size_t listen_count;
-  // Event-loop threads; 0 means one per core.
+  // Event-loop threads (at most 1024); 0: one per core.
   uint32_t threads;
-  // Most simultaneous connections (503 beyond); 0 means no limit.
+  // Most simultaneous connections (503 beyond); 0: no limit.
   uint32_t max_connections;
-  // Frame and message limits (1009 beyond).
+  // Frame and message limits (1009 beyond); 0: 16 MiB frames, 64 MiB messages.
   rws_conn_config conn;
-  // Most unsent bytes per connection before `backpressure` applies.
+  // Most unsent bytes per connection before `backpressure` applies; 0: 64 MiB.
   uint64_t max_buffered;
   // What happens past `max_buffered` (an `rws_backpressure` value).
   uint32_t backpressure;
-  // Milliseconds to finish the opening handshake; 0 disables.
+  // Milliseconds to finish the opening handshake; 0: 10 s.
   uint32_t handshake_timeout_ms;
-  // Milliseconds without received bytes before closing; 0 disables.
+  // Milliseconds without received bytes before closing with 1001; 0: off.
   uint32_t idle_timeout_ms;
-  // Milliseconds without received bytes before sending a ping; 0 disables.
+  // Milliseconds without received bytes before a keepalive ping; 0: 30 s.
   uint32_t ping_interval_ms;
-  // Milliseconds to wait for an answer to a ping before dropping.
+  // Milliseconds to wait for any byte after that ping before the
+  // connection is dropped (CLOSE 1006); 0: 10 s.
   uint32_t pong_timeout_ms;
-  // Milliseconds for the closing handshake before the socket is shut.
+  // Milliseconds for the closing handshake before the socket is shut; 0: 5 s.
   uint32_t close_timeout_ms;
   // Subprotocols supported, in preference order (may be NULL when 0).
   const char *const *protocols;
@@ -280,8 +297,20 @@ typedef struct {
   size_t protocol_count;
   // Batched engines: untaken event bytes past which the connections that
   // deliver more stop being read until the host polls (TCP flow control
-  // then slows their peers); 0 means no cap. No event is ever dropped.
+  // then slows their peers); 0: 64 MiB. No event is ever dropped.
   uint64_t max_queued_bytes;
+  // Connections in the opening handshake per thread, past which the one
+  // waiting longest is dropped (slowloris); 0: 1024; `UINT32_MAX`: no limit.
+  uint32_t max_handshaking;
+  // TCP keepalive: seconds idle before the kernel probes; 0: 60;
+  // `RWS_TIMEOUT_NEVER`: the system's setting.
+  uint32_t tcp_keepalive_s;
+  // Unsent bytes past which a connection is not read until its peer reads
+  // them below `write_low_watermark` (TCP then pushes back on a peer that
+  // sends but never reads); 0: 1 MiB; `RWS_NO_LIMIT`: off.
+  uint64_t write_high_watermark;
+  // Where reading resumes; 0: 256 KiB.
+  uint64_t write_low_watermark;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -312,7 +341,8 @@ typedef struct {
 // `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 // `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 // positions in `data` and need not start at 0. Every pointer is owned by the
-// engine and stays valid until the next poll on this engine or
+// engine and stays valid until the next poll on this engine from the same
+// thread, or
 // `rws_engine_free`. One C call and a few array views serve a whole batch,
 // which suits hosts where touching a C struct per event is slow (ctypes).
 typedef struct {
@@ -331,6 +361,24 @@ typedef struct {
   // The bytes of every event, back to back.
   const uint8_t *data;
 } rws_event_batch;
+
+// A parsed frame header.
+typedef struct {
+  // The FIN bit.
+  bool fin;
+  // RSV1..RSV3 as 0b0RRR.
+  uint8_t rsv;
+  // The opcode (`RWS_OPCODE_*`).
+  uint8_t opcode;
+  // Whether a masking key is present.
+  bool masked;
+  // The masking key (zero when not masked).
+  uint8_t mask[4];
+  // The announced payload length (not yet checked against any limit).
+  uint64_t payload_len;
+  // The header's own length, 2 to 14.
+  uint32_t header_len;
+} rws_frame_header;
 
 
 
@@ -368,32 +416,6 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
-// Copies the calling thread's last error message into `buf` (at most
-// `len - 1` bytes and a terminating NUL) and returns the message's full length
-// in bytes (without NUL), so a caller can tell it was cut short. `buf` may be
-// NULL when `len` is 0. The message stays until the next failing `rws_` call
-// on this thread. Thread-safe (per-thread state).
-//
-// # Safety
-// `buf` must be NULL or have `len` writable bytes.
-size_t rws_last_error_message(char *buf, size_t len);
-
-// The code of the calling thread's last failure (`RWS_OK` if none yet): how
-// a NULL from a constructor such as `rws_engine_start` says why (for example
-// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
-// address in use). Kept until the next failing `rws_` call on this thread.
-// Thread-safe (per-thread state).
-rws_result rws_last_error_code(void);
-
-// A static, NUL-terminated name for a result code ("RWS_OK", ...). Never NULL.
-const char *rws_result_name(rws_result code);
-
-// The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
-const char *rws_version(void);
-
-// The library version as `major * 10000 + minor * 100 + patch`.
-uint32_t rws_version_number(void);
-
 // A close code's name ("normal closure", "message too big", "private
 // application code", "invalid", ...): static, NUL-terminated, never NULL.
 // Thread-safe.
@@ -402,86 +424,6 @@ const char *rws_close_code_name(uint16_t code);
 // Whether `code` may be sent in (and accepted from) a close frame: 1000-1003,
 // 1007-1014 and 3000-4999. Thread-safe.
 bool rws_close_code_is_sendable(uint16_t code);
-
-// The SIMD level unmasking uses now (chosen once from the CPU, or forced by
-// `ROCWS_SIMD=scalar|sse2|avx2|neon` or `rws_simd_force`). Thread-safe.
-rws_simd_level rws_simd_active_level(void);
-
-// Forces the unmasking level (an `rws_simd_level` value) for the whole
-// process (tests and benchmarks). `RWS_ERR_UNSUPPORTED` if this CPU cannot
-// run it, `RWS_ERR_INVALID_ARGUMENT` for an unknown value. Thread-safe.
-rws_result rws_simd_force(uint32_t level);
-
-// XORs `len` bytes at `buf` with the 4-byte masking `key`, starting at key
-// position `offset % 4` (the count of payload bytes already unmasked), so a
-// payload split across reads continues where it left off. Masking twice
-// unmasks. `buf` may be NULL only when `len` is 0. Thread-safe.
-//
-// # Safety
-// `buf` must point to `len` writable bytes; `key` to 4 readable bytes.
-rws_result rws_mask(uint8_t *buf, size_t len, const uint8_t *key, size_t offset);
-
-// Validates `len` bytes as UTF-8 in one go: `RWS_OK` or `RWS_ERR_UTF8`.
-// Thread-safe.
-//
-// # Safety
-// `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
-rws_result rws_utf8_validate(const uint8_t *data, size_t len);
-
-// A new validator, or NULL if out of memory. Free with `rws_utf8_validator_free`.
-rws_utf8_validator *rws_utf8_validator_new(void);
-
-// Frees a validator. NULL is a no-op.
-//
-// # Safety
-// `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
-void rws_utf8_validator_free(rws_utf8_validator *v);
-
-// Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
-// no longer be valid (even mid code point); `RWS_OK` otherwise, including
-// when a code point is still incomplete at the chunk's end.
-//
-// # Safety
-// `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
-rws_result rws_utf8_validator_feed(rws_utf8_validator *v, const uint8_t *data, size_t len);
-
-// Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
-// validator is reset either way and may be reused.
-//
-// # Safety
-// `v` from `rws_utf8_validator_new`.
-rws_result rws_utf8_validator_finish(rws_utf8_validator *v);
-
-// Parses a frame header from the first `len` bytes at `data`, as received by
-// `receiver` (an `rws_role`: masking rules depend on it), with `allowed_rsv` the RSV bits
-// negotiated extensions allow (0 without extensions).
-//
-// Returns `RWS_OK` and fills `*out`; `RWS_NEED_MORE` when `data` holds only a
-// valid prefix; `RWS_ERR_PROTOCOL` with the close code to fail with in
-// `*close_code` (may be NULL). Reads nothing past `len`. Thread-safe.
-//
-// # Safety
-// `data` points to `len` readable bytes; `out` to a writable header.
-rws_result rws_frame_parse_header(const uint8_t *data,
-                                  size_t len,
-                                  uint32_t receiver,
-                                  uint8_t allowed_rsv,
-                                  rws_frame_header *out,
-                                  uint16_t *close_code);
-
-// Writes a frame header into `out` (room for `RWS_MAX_HEADER_LEN` bytes) and
-// stores its length in `*written`. `mask` is a 4-byte key for client frames,
-// or NULL for server frames (masking the payload is the caller's job:
-// `rws_mask`). Thread-safe.
-//
-// # Safety
-// `out` must have 14 writable bytes; `mask` NULL or 4 readable bytes.
-rws_result rws_frame_encode_header(uint8_t *out,
-                                   bool fin,
-                                   uint8_t opcode,
-                                   const uint8_t *mask,
-                                   uint64_t payload_len,
-                                   size_t *written);
 
 // A new connection for `role_` (an `rws_role`), with `config` (NULL for defaults). NULL on
 // allocation failure. Free with `rws_conn_free`.
@@ -555,53 +497,35 @@ size_t rws_conn_buffered_amount(const rws_conn *c);
 // `c` NULL or from `rws_conn_new`.
 bool rws_conn_should_close(const rws_conn *c);
 
-// Fills `config` with the defaults: no listener, one thread per core, 16 MiB
-// frames, 64 MiB messages, 64 MiB buffered then drop, handshake 10 s, pong
-// 10 s, close 5 s, no idle timeout, no automatic ping, 64 MiB queued events
-// (batched engines). Thread-safe.
+// Sets the connection's deadlines (NULL: the defaults, no idle timeout and
+// no keepalive ping). Then drive them with `rws_conn_next_timeout` and
+// `rws_conn_on_timeout`.
 //
 // # Safety
-// `config` points to writable memory for one `rws_engine_config`.
-rws_result rws_engine_config_init(rws_engine_config *config);
+// `c` from `rws_conn_new`; `timeouts` NULL or readable.
+rws_result rws_conn_set_timeouts(rws_conn *c, const rws_timeouts *timeouts);
 
-// The id of the callback's connection (0 for NULL).
+// When the connection next needs `rws_conn_on_timeout`, as a time on the
+// caller's monotonic millisecond clock (`now_ms` is the current time on it,
+// any epoch, e.g. CLOCK_MONOTONIC in ms): `RWS_OK` with `*deadline_ms`
+// filled, or `RWS_NONE` when no deadline runs. Call it after every change
+// (bytes fed, messages sent, a close) to learn the new deadline; the
+// connection reads no clock itself.
 //
 // # Safety
-// `ctx` NULL or the one passed to the running callback.
-uint64_t rws_ctx_conn(rws_ctx *ctx);
+// `c` from `rws_conn_new`; `deadline_ms` writable.
+rws_result rws_conn_next_timeout(rws_conn *c, uint64_t now_ms, uint64_t *deadline_ms);
 
-// Queues a message (or ping/pong) on the callback's connection, copying
-// `data`; written after the callback returns, batched with others.
+// Applies whatever deadline has passed at `now_ms`: queues a keepalive
+// ping, or starts the closing handshake with 1001 "idle timeout" (write out
+// the pending output), and returns `RWS_OK`; or returns `RWS_TIMED_OUT`
+// when the peer is gone (no pong within the pong timeout) or the closing
+// handshake did not finish in time: close the transport then and report
+// the connection closed with 1006. Early calls do nothing.
 //
 // # Safety
-// `ctx` the one passed to the running callback; `data` `len` readable bytes.
-rws_result rws_ctx_send(rws_ctx *ctx, uint8_t opcode, const uint8_t *data, size_t len);
-
-// Starts the closing handshake of the callback's connection.
-//
-// # Safety
-// `ctx` the one passed to the running callback; `reason` `reason_len` bytes.
-rws_result rws_ctx_close(rws_ctx *ctx, uint16_t code, const uint8_t *reason, size_t reason_len);
-
-// Stops reading from the callback's connection after the events already
-// read, until `rws_engine_resume_reading`: the peer then meets TCP flow
-// control. Idle and pong deadlines wait while paused.
-//
-// # Safety
-// `ctx` the one passed to the running callback.
-rws_result rws_ctx_pause_reading(rws_ctx *ctx);
-
-// Subscribes the callback's connection to `topic`.
-//
-// # Safety
-// `ctx` the one passed to the running callback; `topic` a C string.
-rws_result rws_ctx_subscribe(rws_ctx *ctx, const char *topic);
-
-// Bytes queued on the callback's connection and not yet written (0 for NULL).
-//
-// # Safety
-// `ctx` NULL or the one passed to the running callback.
-size_t rws_ctx_buffered_amount(rws_ctx *ctx);
+// `c` from `rws_conn_new`.
+rws_result rws_conn_on_timeout(rws_conn *c, uint64_t now_ms);
 
 // Starts an engine that reports through `callbacks` (copied). Returns NULL on
 // failure (bad config, address in use: see `rws_last_error_message`). Free
@@ -621,40 +545,6 @@ rws_engine *rws_engine_start(const rws_engine_config *config, const rws_callback
 // # Safety
 // `config` points to a valid struct.
 rws_engine *rws_engine_start_batched(const rws_engine_config *config);
-
-// Moves up to `max` queued events into `events` and stores how many in
-// `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-// without limit, or until the engine stops). Event `data` stays valid until
-// the next poll on this engine or `rws_engine_free`. Poll from one thread at
-// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
-//
-// # Safety
-// `e` live; `events` has room for `max` events; `count` writable.
-rws_result rws_engine_poll_events(const rws_engine *e,
-                                  rws_event *events,
-                                  size_t max,
-                                  int32_t timeout_ms,
-                                  size_t *count);
-
-// Takes up to `max` queued events as one `rws_event_batch` (columns rather
-// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
-// when none came. Poll from one thread at a time.
-//
-// # Safety
-// `e` live; `out` writable.
-rws_result rws_engine_poll_batch(const rws_engine *e,
-                                 size_t max,
-                                 int32_t timeout_ms,
-                                 rws_event_batch *out);
-
-// A file descriptor that is readable while events wait in a batched engine
-// (watch it with epoll/select/asyncio's add_reader, then poll with timeout
-// 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
-// close it.
-//
-// # Safety
-// `e` NULL or live.
-int32_t rws_engine_event_fd(const rws_engine *e);
 
 // The TCP port of the first TCP listener (useful with port 0), or 0.
 //
@@ -753,12 +643,130 @@ size_t rws_engine_connection_count(const rws_engine *e);
 rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
 
 // Stops the engine (grace of 1 s) if it still runs and frees it, with every
-// event payload it handed out. NULL is a no-op. Must not be called from a
-// callback.
+// event payload it handed out. NULL is a no-op. Called from a callback it
+// does nothing and records `RWS_ERR_INVALID_ARGUMENT` (the engine's threads
+// still run: free it from another thread once the callback returned).
 //
 // # Safety
 // `e` NULL or from `rws_engine_start*`, not freed before.
 void rws_engine_free(rws_engine *e);
+
+// The id of the callback's connection (0 for NULL).
+//
+// # Safety
+// `ctx` NULL or the one passed to the running callback.
+uint64_t rws_ctx_conn(rws_ctx *ctx);
+
+// Queues a message (or ping/pong) on the callback's connection, copying
+// `data`; written after the callback returns, batched with others.
+//
+// # Safety
+// `ctx` the one passed to the running callback; `data` `len` readable bytes.
+rws_result rws_ctx_send(rws_ctx *ctx, uint8_t opcode, const uint8_t *data, size_t len);
+
+// Starts the closing handshake of the callback's connection.
+//
+// # Safety
+// `ctx` the one passed to the running callback; `reason` `reason_len` bytes.
+rws_result rws_ctx_close(rws_ctx *ctx, uint16_t code, const uint8_t *reason, size_t reason_len);
+
+// Stops reading from the callback's connection after the events already
+// read, until `rws_engine_resume_reading`: the peer then meets TCP flow
+// control. Idle and pong deadlines wait while paused.
+//
+// # Safety
+// `ctx` the one passed to the running callback.
+rws_result rws_ctx_pause_reading(rws_ctx *ctx);
+
+// Subscribes the callback's connection to `topic`.
+//
+// # Safety
+// `ctx` the one passed to the running callback; `topic` a C string.
+rws_result rws_ctx_subscribe(rws_ctx *ctx, const char *topic);
+
+// Bytes queued on the callback's connection and not yet written (0 for NULL).
+//
+// # Safety
+// `ctx` NULL or the one passed to the running callback.
+size_t rws_ctx_buffered_amount(rws_ctx *ctx);
+
+// Fills `config` with the defaults, each spelled out: no listener, one
+// thread per core, 16 MiB frames, 64 MiB messages, 64 MiB buffered then
+// drop, handshake 10 s, keepalive ping after 30 s of silence with a 10 s
+// pong deadline, close 5 s, no idle timeout, 64 MiB queued events (batched
+// engines), 1024 handshakes per thread, TCP keepalive after 60 s, reading
+// paused past 1 MiB unsent until 256 KiB. Thread-safe.
+//
+// # Safety
+// `config` points to writable memory for one `rws_engine_config`.
+rws_result rws_engine_config_init(rws_engine_config *config);
+
+// Moves up to `max` queued events into `events` and stores how many in
+// `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
+// without limit, or until the engine stops). Event `data` stays valid until
+// the next poll on this engine from the same thread, or `rws_engine_free`:
+// several threads may poll at once, each gets its own events.
+// `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+//
+// # Safety
+// `e` live; `events` has room for `max` events; `count` writable.
+rws_result rws_engine_poll_events(const rws_engine *e,
+                                  rws_event *events,
+                                  size_t max,
+                                  int32_t timeout_ms,
+                                  size_t *count);
+
+// Takes up to `max` queued events as one `rws_event_batch` (columns rather
+// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
+// when none came. Several threads may poll at once (see
+// `rws_engine_poll_events`).
+//
+// # Safety
+// `e` live; `out` writable.
+rws_result rws_engine_poll_batch(const rws_engine *e,
+                                 size_t max,
+                                 int32_t timeout_ms,
+                                 rws_event_batch *out);
+
+// A file descriptor that is readable while events wait in a batched engine
+// (watch it with epoll/select/asyncio's add_reader, then poll with timeout
+// 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
+// close it.
+//
+// # Safety
+// `e` NULL or live.
+int32_t rws_engine_event_fd(const rws_engine *e);
+
+// Parses a frame header from the first `len` bytes at `data`, as received by
+// `receiver` (an `rws_role`: masking rules depend on it), with `allowed_rsv` the RSV bits
+// negotiated extensions allow (0 without extensions).
+//
+// Returns `RWS_OK` and fills `*out`; `RWS_NEED_MORE` when `data` holds only a
+// valid prefix; `RWS_ERR_PROTOCOL` with the close code to fail with in
+// `*close_code` (may be NULL). Reads nothing past `len`. Thread-safe.
+//
+// # Safety
+// `data` points to `len` readable bytes; `out` to a writable header.
+rws_result rws_frame_parse_header(const uint8_t *data,
+                                  size_t len,
+                                  uint32_t receiver,
+                                  uint8_t allowed_rsv,
+                                  rws_frame_header *out,
+                                  uint16_t *close_code);
+
+// Writes a frame header into `out` (room for `RWS_MAX_HEADER_LEN` bytes) and
+// stores its length in `*written`. `mask` is a 4-byte key for client frames,
+// or NULL for server frames (masking the payload is the caller's job:
+// `rws_mask`). Thread-safe.
+//
+// # Safety
+// `out` must have 14 writable bytes; `mask` NULL or 4 readable bytes.
+rws_result rws_frame_encode_header(uint8_t *out,
+                                   bool fin,
+                                   uint8_t opcode,
+                                   const uint8_t *mask,
+                                   uint64_t payload_len,
+                                   size_t *written);
 
 // Parses an upgrade request from `len` bytes at `data` (`max_head` limits the
 // request head; 0 means 8 KiB).
@@ -874,6 +882,83 @@ const char *rws_client_handshake_protocol(const rws_client_handshake *h);
 // # Safety
 // `h` NULL or from `rws_client_handshake_new`, not freed before.
 void rws_client_handshake_free(rws_client_handshake *h);
+
+// Copies the calling thread's last error message into `buf` (at most
+// `len - 1` bytes and a terminating NUL) and returns the message's full length
+// in bytes (without NUL), so a caller can tell it was cut short. `buf` may be
+// NULL when `len` is 0. The message stays until the next failing `rws_` call
+// on this thread. Thread-safe (per-thread state).
+//
+// # Safety
+// `buf` must be NULL or have `len` writable bytes.
+size_t rws_last_error_message(char *buf, size_t len);
+
+// The code of the calling thread's last failure (`RWS_OK` if none yet): how
+// a NULL from a constructor such as `rws_engine_start` says why (for example
+// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
+// address in use). Kept until the next failing `rws_` call on this thread.
+// Thread-safe (per-thread state).
+rws_result rws_last_error_code(void);
+
+// A static, NUL-terminated name for a result code ("RWS_OK", ...), or
+// "RWS_UNKNOWN" for a value that is no `rws_result`. Never NULL. Takes the
+// code as an integer: a C caller may pass any value. Thread-safe.
+const char *rws_result_name(uint32_t code);
+
+// The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
+const char *rws_version(void);
+
+// The library version as `major * 10000 + minor * 100 + patch`.
+uint32_t rws_version_number(void);
+
+// The SIMD level unmasking uses now (chosen once from the CPU, or forced by
+// `ROCWS_SIMD=scalar|sse2|avx2|neon` or `rws_simd_force`). Thread-safe.
+rws_simd_level rws_simd_active_level(void);
+
+// Forces the unmasking level (an `rws_simd_level` value) for the whole
+// process (tests and benchmarks). `RWS_ERR_UNSUPPORTED` if this CPU cannot
+// run it, `RWS_ERR_INVALID_ARGUMENT` for an unknown value. Thread-safe.
+rws_result rws_simd_force(uint32_t level);
+
+// XORs `len` bytes at `buf` with the 4-byte masking `key`, starting at key
+// position `offset % 4` (the count of payload bytes already unmasked), so a
+// payload split across reads continues where it left off. Masking twice
+// unmasks. `buf` may be NULL only when `len` is 0. Thread-safe.
+//
+// # Safety
+// `buf` must point to `len` writable bytes; `key` to 4 readable bytes.
+rws_result rws_mask(uint8_t *buf, size_t len, const uint8_t *key, size_t offset);
+
+// Validates `len` bytes as UTF-8 in one go: `RWS_OK` or `RWS_ERR_UTF8`.
+// Thread-safe.
+//
+// # Safety
+// `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
+rws_result rws_utf8_validate(const uint8_t *data, size_t len);
+
+// A new validator, or NULL if out of memory. Free with `rws_utf8_validator_free`.
+rws_utf8_validator *rws_utf8_validator_new(void);
+
+// Frees a validator. NULL is a no-op.
+//
+// # Safety
+// `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
+void rws_utf8_validator_free(rws_utf8_validator *v);
+
+// Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
+// no longer be valid (even mid code point); `RWS_OK` otherwise, including
+// when a code point is still incomplete at the chunk's end.
+//
+// # Safety
+// `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
+rws_result rws_utf8_validator_feed(rws_utf8_validator *v, const uint8_t *data, size_t len);
+
+// Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
+// validator is reset either way and may be reused.
+//
+// # Safety
+// `v` from `rws_utf8_validator_new`.
+rws_result rws_utf8_validator_finish(rws_utf8_validator *v);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -120,7 +120,7 @@ fn engine_echo() {
 /// The batched C ABI engine: messages queue as columns and are taken with
 /// `rws_engine_poll_batch`, without allocating once the columns have grown.
 fn batched_queue() {
-    use rocwebsocket::ffi::engine::*;
+    use rocwebsocket::ffi::*;
     let listen = [c"127.0.0.1:0".as_ptr()];
     // SAFETY: the FFI contract: a config from rws_engine_config_init, a
     // listen list that outlives the start call, the engine freed once.

@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, CString};
 
+use super::handle::{self, try_mut, try_ref, Boxed};
 use super::{c_str, check_null, fail, guard, rws_result, slice_arg};
 use crate::proto::handshake::{
     self, ClientHandshake, ClientHandshakeError, Request, DEFAULT_MAX_HEAD,
@@ -16,6 +17,8 @@ pub struct rws_request {
     headers: Vec<(String, CString)>,
     protocols: Vec<CString>,
 }
+
+impl Boxed for rws_request {}
 
 fn cstring(s: &[u8]) -> CString {
     // Header values cannot hold NUL (httparse rejects it); be safe anyway.
@@ -85,7 +88,7 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
                 };
                 // SAFETY: the out-pointers are writable per the contract.
                 unsafe {
-                    out.write(Box::into_raw(Box::new(wrapped)));
+                    out.write(handle::into_c(wrapped));
                     consumed.write(n);
                     status.write(101);
                 }
@@ -106,10 +109,8 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
 /// `r` NULL or from `rws_handshake_parse_request`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_free(r: *mut rws_request) {
-    if !r.is_null() {
-        // SAFETY: per the contract, `r` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(r) }));
-    }
+    // SAFETY: per the contract, `r` is NULL or live, and freed once.
+    guard((), || unsafe { handle::free(r) });
 }
 
 /// The request path (with query). NULL only if `r` is NULL.
@@ -118,13 +119,9 @@ pub unsafe extern "C" fn rws_request_free(r: *mut rws_request) {
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_path(r: *const rws_request) -> *const c_char {
-    // SAFETY: per the contract above.
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            std::ptr::null()
-        } else {
-            unsafe { (*r).path.as_ptr() }
-        }
+        // SAFETY: per the contract above.
+        unsafe { handle::as_ref(r) }.map_or(std::ptr::null(), |r| r.path.as_ptr())
     })
 }
 
@@ -138,12 +135,8 @@ pub unsafe extern "C" fn rws_request_header(
     name: *const c_char,
 ) -> *const c_char {
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        let (r, name) = unsafe { (&*r, c_str(name)) };
-        let Ok(name) = name else {
+        let (Some(r), Ok(name)) = (unsafe { handle::as_ref(r) }, unsafe { c_str(name) }) else {
             return std::ptr::null();
         };
         r.headers
@@ -159,13 +152,9 @@ pub unsafe extern "C" fn rws_request_header(
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_protocol_count(r: *const rws_request) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
-        if r.is_null() {
-            0
-        } else {
-            unsafe { (*r).protocols.len() }
-        }
+        // SAFETY: per the contract above.
+        unsafe { handle::as_ref(r) }.map_or(0, |r| r.protocols.len())
     })
 }
 
@@ -176,14 +165,11 @@ pub unsafe extern "C" fn rws_request_protocol_count(r: *const rws_request) -> us
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_protocol(r: *const rws_request, i: usize) -> *const c_char {
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        let r = unsafe { &*r };
-        {
-            r.protocols.get(i).map_or(std::ptr::null(), |p| p.as_ptr())
-        }
+        let Some(r) = (unsafe { handle::as_ref(r) }) else {
+            return std::ptr::null();
+        };
+        r.protocols.get(i).map_or(std::ptr::null(), |p| p.as_ptr())
     })
 }
 
@@ -203,7 +189,8 @@ pub unsafe extern "C" fn rws_handshake_write_accept(
     written: *mut usize,
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
-        check_null!(r, written);
+        let r = try_ref!(r);
+        check_null!(written);
         let protocol = if protocol.is_null() {
             None
         } else {
@@ -214,10 +201,7 @@ pub unsafe extern "C" fn rws_handshake_write_accept(
             }
         };
         let mut answer = Vec::new();
-        // SAFETY: `r` is a live request per the contract.
-        if let Err(e) =
-            handshake::write_accept_response(&mut answer, unsafe { &(*r).request }, protocol, &[])
-        {
+        if let Err(e) = handshake::write_accept_response(&mut answer, &r.request, protocol, &[]) {
             return fail(rws_result::RWS_ERR_INVALID_ARGUMENT, e.to_string());
         }
         copy_out(&answer, out, cap, written)
@@ -261,6 +245,8 @@ pub struct rws_client_handshake {
     handshake: ClientHandshake,
     protocol: Option<CString>,
 }
+
+impl Boxed for rws_client_handshake {}
 
 /// Writes an upgrade request for `path` on `host` (the Host header value,
 /// with `:port` when not 80) with a fresh random key into `out`, offering
@@ -317,10 +303,10 @@ pub unsafe extern "C" fn rws_client_handshake_new(
         if copy_out(&request, out, cap, written) != rws_result::RWS_OK {
             return std::ptr::null_mut();
         }
-        Box::into_raw(Box::new(rws_client_handshake {
+        handle::into_c(rws_client_handshake {
             handshake,
             protocol: None,
-        }))
+        })
     })
 }
 
@@ -340,9 +326,8 @@ pub unsafe extern "C" fn rws_client_handshake_check(
     status: *mut u16,
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
-        check_null!(h, consumed, status);
-        // SAFETY: per the contract above.
-        let h = unsafe { &mut *h };
+        let h = try_mut!(h);
+        check_null!(consumed, status);
         let data = slice_arg!(data, len);
         match h.handshake.parse_response(data, DEFAULT_MAX_HEAD) {
             Ok(None) => rws_result::RWS_NEED_MORE,
@@ -378,15 +363,11 @@ pub unsafe extern "C" fn rws_client_handshake_protocol(
     h: *const rws_client_handshake,
 ) -> *const c_char {
     guard(std::ptr::null(), || {
-        if h.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        unsafe {
-            (*h).protocol
-                .as_ref()
-                .map_or(std::ptr::null(), |p| p.as_ptr())
-        }
+        let Some(h) = (unsafe { handle::as_ref(h) }) else {
+            return std::ptr::null();
+        };
+        h.protocol.as_ref().map_or(std::ptr::null(), |p| p.as_ptr())
     })
 }
 
@@ -396,8 +377,6 @@ pub unsafe extern "C" fn rws_client_handshake_protocol(
 /// `h` NULL or from `rws_client_handshake_new`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn rws_client_handshake_free(h: *mut rws_client_handshake) {
-    if !h.is_null() {
-        // SAFETY: per the contract, `h` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(h) }));
-    }
+    // SAFETY: per the contract, `h` is NULL or live, and freed once.
+    guard((), || unsafe { handle::free(h) });
 }

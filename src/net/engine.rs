@@ -68,6 +68,12 @@ impl Engine {
         F: FnMut(usize, &Handle) -> H,
     {
         let threads = config.thread_count();
+        if threads > super::handler::MAX_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {} threads", super::handler::MAX_THREADS),
+            ));
+        }
         let reuse_port = threads > 1;
         // Per thread, its listeners; the first binding fixes the port (port 0 resolves once).
         let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();

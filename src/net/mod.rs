@@ -4,9 +4,11 @@
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod flush;
 pub mod handle;
 pub mod handler;
 pub mod pool;
+pub mod sys;
 pub mod timer;
 pub mod topics;
 pub mod transport;
@@ -16,4 +18,4 @@ pub use client::{ClientOptions, WsUrl};
 pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts};
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
-pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
+pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, MAX_THREADS};

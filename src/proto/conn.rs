@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::close::{parse_close_payload, CloseCode, CloseState, MAX_CLOSE_REASON};
+use super::deadline::{Expired, Stage, Tick, Timeouts};
 use super::error::ProtocolError;
 use super::frame::{self, FrameHeader, OpCode, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use super::mask_key::next_mask_key;
@@ -222,10 +223,13 @@ pub struct Connection {
     send_utf8: Utf8Validator,
     close: CloseState,
     failed: Option<ProtocolError>,
+    /// Where the connection's life stands, for its deadlines.
+    stage: Stage,
 }
 
 impl Connection {
-    /// A connection in the open state for `role`.
+    /// A connection in the open state for `role` (the opening handshake is
+    /// done, or [`handshake_started`](Self::handshake_started) says otherwise).
     pub fn new(role: Role, config: ConnConfig) -> Self {
         Connection {
             role,
@@ -240,6 +244,11 @@ impl Connection {
             send_utf8: Utf8Validator::new(),
             close: CloseState::Open,
             failed: None,
+            stage: Stage::Open {
+                last_rx: None,
+                ping_sent: None,
+                suspended: false,
+            },
         }
     }
 
@@ -287,10 +296,20 @@ impl Connection {
         true
     }
 
-    /// Copies received bytes into the read buffer.
+    /// Copies received bytes into the read buffer. They prove the peer
+    /// alive: the idle and keepalive deadlines restart from the next time
+    /// passed to [`next_deadline`](Self::next_deadline) or
+    /// [`on_timeout`](Self::on_timeout).
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.accepts_input() {
             self.rbuf.extend_from_slice(bytes);
+            if let Stage::Open {
+                last_rx, ping_sent, ..
+            } = &mut self.stage
+            {
+                *last_rx = None;
+                *ping_sent = None;
+            }
         }
     }
 
@@ -501,6 +520,129 @@ impl Connection {
             Ok(Event::Text(Utf8Bytes::from_validated(payload.freeze())))
         } else {
             Ok(Event::Binary(payload.freeze()))
+        }
+    }
+
+    // ---- deadlines ----
+
+    /// The opening handshake (accept or connect) began at `now`: until
+    /// [`handshake_finished`](Self::handshake_finished), the handshake
+    /// deadline applies.
+    pub fn handshake_started(&mut self, now: Tick) {
+        self.stage = Stage::Handshake { since: Some(now) };
+    }
+
+    /// The opening handshake finished at `now`: idle and keepalive deadlines
+    /// start counting.
+    pub fn handshake_finished(&mut self, now: Tick) {
+        self.stage = Stage::Open {
+            last_rx: Some(now),
+            ping_sent: None,
+            suspended: false,
+        };
+    }
+
+    /// Bytes arrived from the peer at `now`: it is alive, so the idle and
+    /// keepalive deadlines restart (any byte answers a keepalive ping).
+    pub fn bytes_received(&mut self, now: Tick) {
+        if let Stage::Open {
+            last_rx, ping_sent, ..
+        } = &mut self.stage
+        {
+            *last_rx = Some(now);
+            *ping_sent = None;
+        }
+    }
+
+    /// Suspends the idle and pong deadlines while the application does not
+    /// read: silence then proves nothing about the peer.
+    pub fn suspend_liveness(&mut self) {
+        if let Stage::Open { suspended, .. } = &mut self.stage {
+            *suspended = true;
+        }
+    }
+
+    /// Resumes the idle and pong deadlines, counting from `now`.
+    pub fn resume_liveness(&mut self, now: Tick) {
+        if let Stage::Open {
+            last_rx,
+            ping_sent,
+            suspended,
+        } = &mut self.stage
+        {
+            if *suspended {
+                *last_rx = Some(now);
+                *ping_sent = None;
+                *suspended = false;
+            }
+        }
+    }
+
+    /// The transport is finishing from `now` (an HTTP refusal is being
+    /// written, or this side of the closing handshake is done and the peer's
+    /// end of the stream is awaited): the close timeout runs from now.
+    pub fn transport_closing(&mut self, now: Tick) {
+        self.stage = Stage::Closing { since: Some(now) };
+    }
+
+    /// Whether this end closes the TCP connection first once the closing
+    /// handshake is over: the server does (RFC 6455 §7.1.1), so that the
+    /// TIME_WAIT state stays with it; a client waits for the server's FIN.
+    pub fn closes_transport_first(&self) -> bool {
+        self.role == Role::Server
+    }
+
+    /// Moves an open stage to closing once a close frame went either way.
+    fn sync_stage(&mut self, now: Tick) {
+        if matches!(self.stage, Stage::Open { .. })
+            && (self.close != CloseState::Open || self.failed.is_some())
+        {
+            self.stage = Stage::Closing { since: Some(now) };
+        }
+        self.stage.stamp(now);
+    }
+
+    /// When this connection next needs [`on_timeout`](Self::on_timeout), under
+    /// `timeouts`; `None` when no deadline runs. Changes since the last call
+    /// that took no time (a close sent or received) count from `now`.
+    pub fn next_deadline(&mut self, now: Tick, timeouts: &Timeouts) -> Option<Tick> {
+        self.sync_stage(now);
+        self.stage.deadline(timeouts)
+    }
+
+    /// Applies whatever deadline passed by `now`: queues a keepalive ping, or
+    /// starts the closing handshake with 1001 after the idle timeout (write
+    /// out what is then queued), or returns why the transport must be
+    /// dropped now without more ado. Calling it early does nothing.
+    pub fn on_timeout(&mut self, now: Tick, timeouts: &Timeouts) -> Option<Expired> {
+        self.sync_stage(now);
+        let due = self.stage.deadline(timeouts).is_some_and(|at| at <= now);
+        if !due {
+            return None;
+        }
+        match self.stage {
+            Stage::Handshake { .. } => Some(Expired::Handshake),
+            Stage::Closing { .. } => Some(Expired::Close),
+            Stage::Open {
+                last_rx, ping_sent, ..
+            } => {
+                let last_rx = last_rx.unwrap_or(now);
+                if ping_sent.is_some_and(|sent| sent + timeouts.pong_timeout <= now) {
+                    return Some(Expired::Pong);
+                }
+                if timeouts.idle.is_some_and(|d| last_rx + d <= now) {
+                    let _ = self.close(CloseCode::GOING_AWAY, "idle timeout");
+                    self.sync_stage(now);
+                    return None;
+                }
+                let ping_due = timeouts.ping_interval.is_some_and(|d| last_rx + d <= now);
+                if ping_sent.is_none() && ping_due && self.send_ping(b"").is_ok() {
+                    if let Stage::Open { ping_sent, .. } = &mut self.stage {
+                        *ping_sent = Some(now);
+                    }
+                }
+                None
+            }
         }
     }
 
@@ -773,6 +915,12 @@ impl Connection {
     /// Takes back the write buffer when nothing is queued (see [`OutQueue`]).
     pub fn take_idle_write_buffer(&mut self) -> Option<BytesMut> {
         self.out.take_idle_buffer()
+    }
+
+    /// Whether the connection holds a buffer to encode frames into (without
+    /// one, the first frame queued allocates it).
+    pub fn holds_write_buffer(&self) -> bool {
+        self.out.has_buffer()
     }
 
     /// Lends an empty buffer for encoding frames into, when the connection holds none.

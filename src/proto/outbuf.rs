@@ -206,6 +206,11 @@ impl OutQueue {
         Some(std::mem::take(&mut self.tail))
     }
 
+    /// Whether this queue holds a buffer to append into.
+    pub fn has_buffer(&self) -> bool {
+        self.tail.capacity() > 0
+    }
+
     /// Lends an (empty) buffer to append into, when this queue holds none.
     pub fn lend_buffer(&mut self, buf: BytesMut) {
         if self.tail.capacity() == 0 && self.tail.is_empty() {

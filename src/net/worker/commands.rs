@@ -48,7 +48,8 @@ impl<H: Handler> Worker<H> {
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
-                        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+                        let mut conn =
+                            lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {
@@ -82,7 +83,7 @@ impl<H: Handler> Worker<H> {
             ..
         } = self;
         let mut queue = |slot: usize, c: &mut Slot| {
-            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
+            if except == Some(ConnId::new(index, slot, c.generation)) {
                 return;
             }
             if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
@@ -95,9 +96,7 @@ impl<H: Handler> Worker<H> {
             Some(topic) => {
                 for id in topics.subscribers(topic) {
                     match conns.get_mut(id.slot()) {
-                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
-                            queue(id.slot(), c)
-                        }
+                        Some(c) if c.generation == id.generation() => queue(id.slot(), c),
                         _ => {}
                     }
                 }
@@ -117,8 +116,7 @@ impl<H: Handler> Worker<H> {
         for mut l in std::mem::take(&mut self.listeners) {
             l.deregister(&self.poll);
         }
-        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for slot in slots {
+        for slot in self.conns.keys() {
             let c = &mut self.conns[slot];
             match c.phase {
                 Phase::Open => {

@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::codec::rws_event_type;
-use super::engine::message_event;
+use super::super::event::rws_event_type;
+use super::callbacks::message_event;
+use crate::net::sys::WakeFd;
 use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo};
 use crate::proto::CloseCode;
 
@@ -125,7 +126,7 @@ struct Pending {
 pub(super) struct EventQueue {
     pending: Mutex<Pending>,
     ready: Condvar,
-    pub(super) fd: libc::c_int,
+    pub(super) wake: WakeFd,
     /// Queued payload bytes past which pushing connections pause; 0: no cap.
     max_bytes: usize,
     /// The shared batch's bytes, readable without the lock.
@@ -141,15 +142,10 @@ pub(super) struct Taken {
 
 impl EventQueue {
     pub(super) fn new(max_bytes: usize) -> std::io::Result<EventQueue> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(EventQueue {
+            wake: WakeFd::new()?,
             pending: Mutex::new(Pending::default()),
             ready: Condvar::new(),
-            fd,
             max_bytes,
             pending_bytes: AtomicUsize::new(0),
         })
@@ -160,15 +156,11 @@ impl EventQueue {
     }
 
     fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a local to our own eventfd.
-        unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
+        self.wake.signal();
     }
 
     fn unsignal(&self) {
-        let mut sink = 0u64;
-        // SAFETY: reading 8 bytes into a local from our own non-blocking eventfd.
-        unsafe { libc::read(self.fd, (&mut sink as *mut u64).cast(), 8) };
+        self.wake.clear();
     }
 
     /// Moves a thread's local events (and the connections it paused) into
@@ -319,13 +311,6 @@ impl EventQueue {
     /// Wakes a poll waiting for events (the engine stopped).
     pub(super) fn wake_all(&self) {
         self.ready.notify_all();
-    }
-}
-
-impl Drop for EventQueue {
-    fn drop(&mut self) {
-        // SAFETY: closing the eventfd this queue owns, once.
-        unsafe { libc::close(self.fd) };
     }
 }
 

@@ -1,0 +1,168 @@
+//! Batched engines: taking queued events as structs or as columns, and the
+//! wake-up file descriptor.
+
+use std::ops::Range;
+
+use super::super::event::{rws_event, rws_event_type};
+use super::super::handle::{self, try_ref};
+use super::super::{check_null, fail, guard, rws_result};
+use super::queue::Packed;
+use super::rws_engine;
+
+/// Takes up to `max` events from a batched engine's queue into the calling
+/// thread's batch, then hands the batch and the range to `f`.
+fn poll_with<R>(
+    e: &rws_engine,
+    max: usize,
+    timeout_ms: i32,
+    f: impl FnOnce(&Packed, Range<usize>) -> R,
+) -> Result<R, rws_result> {
+    let Some(queue) = &e.queue else {
+        return Err(fail(
+            rws_result::RWS_ERR_INVALID_ARGUMENT,
+            "engine was started with callbacks",
+        ));
+    };
+    let mine = {
+        let mut all = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let thread = std::thread::current().id();
+        all.entry(thread).or_default().clone()
+    };
+    let mut taken = mine.lock().unwrap_or_else(|p| p.into_inner());
+    let range = queue.take(&mut taken, max, timeout_ms, &e.handle);
+    Ok(f(&taken.events, range))
+}
+
+/// Moves up to `max` queued events into `events` and stores how many in
+/// `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
+/// without limit, or until the engine stops). Event `data` stays valid until
+/// the next poll on this engine from the same thread, or `rws_engine_free`:
+/// several threads may poll at once, each gets its own events.
+/// `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+///
+/// # Safety
+/// `e` live; `events` has room for `max` events; `count` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_poll_events(
+    e: *const rws_engine,
+    events: *mut rws_event,
+    max: usize,
+    timeout_ms: i32,
+    count: *mut usize,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        check_null!(count);
+        // SAFETY: writable per the contract.
+        unsafe { count.write(0) };
+        if max > 0 {
+            check_null!(events);
+        }
+        let fill = |p: &Packed, range: Range<usize>| {
+            let n = range.len();
+            for (k, i) in range.enumerate() {
+                let data = p.bytes(i);
+                let out = rws_event {
+                    type_: rws_event_type::from_u8(p.types[i]),
+                    close_code: p.close_codes[i],
+                    conn: p.conns[i],
+                    tag: p.tags[i],
+                    data: data.as_ptr(),
+                    len: data.len(),
+                };
+                // SAFETY: `events` has room for `max >= n` entries per the contract.
+                unsafe { events.add(k).write(out) };
+            }
+            n
+        };
+        match poll_with(e, max, timeout_ms, fill) {
+            Ok(n) => {
+                // SAFETY: writable per the contract.
+                unsafe { count.write(n) };
+                rws_result::RWS_OK
+            }
+            Err(r) => r,
+        }
+    })
+}
+
+/// Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
+/// count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
+/// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
+/// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
+/// positions in `data` and need not start at 0. Every pointer is owned by the
+/// engine and stays valid until the next poll on this engine from the same
+/// thread, or
+/// `rws_engine_free`. One C call and a few array views serve a whole batch,
+/// which suits hosts where touching a C struct per event is slow (ctypes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rws_event_batch {
+    /// Events in the batch.
+    pub count: usize,
+    /// `count` event types, one byte each.
+    pub types: *const u8,
+    /// `count` close codes (CLOSE events; else 0).
+    pub close_codes: *const u16,
+    /// `count` connection ids.
+    pub conns: *const u64,
+    /// `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+    pub tags: *const u64,
+    /// `count + 1` offsets into `data`.
+    pub offsets: *const u64,
+    /// The bytes of every event, back to back.
+    pub data: *const u8,
+}
+
+/// Takes up to `max` queued events as one `rws_event_batch` (columns rather
+/// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
+/// when none came. Several threads may poll at once (see
+/// `rws_engine_poll_events`).
+///
+/// # Safety
+/// `e` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_poll_batch(
+    e: *const rws_engine,
+    max: usize,
+    timeout_ms: i32,
+    out: *mut rws_event_batch,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        check_null!(out);
+        let view = |p: &Packed, range: Range<usize>| rws_event_batch {
+            count: range.len(),
+            types: p.types[range.start..].as_ptr(),
+            close_codes: p.close_codes[range.start..].as_ptr(),
+            conns: p.conns[range.start..].as_ptr(),
+            tags: p.tags[range.start..].as_ptr(),
+            offsets: p.offsets[range.start..].as_ptr(),
+            data: p.data.as_ptr(),
+        };
+        match poll_with(e, max, timeout_ms, view) {
+            Ok(batch) => {
+                // SAFETY: writable per the contract.
+                unsafe { out.write(batch) };
+                rws_result::RWS_OK
+            }
+            Err(r) => r,
+        }
+    })
+}
+
+/// A file descriptor that is readable while events wait in a batched engine
+/// (watch it with epoll/select/asyncio's add_reader, then poll with timeout
+/// 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
+/// close it.
+///
+/// # Safety
+/// `e` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_event_fd(e: *const rws_engine) -> i32 {
+    guard(-1, || {
+        // SAFETY: per the contract above.
+        let e = unsafe { handle::as_ref(e) };
+        e.and_then(|e| e.queue.as_ref()).map_or(-1, |q| q.wake.fd())
+    })
+}
