@@ -4,6 +4,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The masking key every frame of these peers uses (any key is valid).
@@ -115,14 +117,15 @@ impl RawClient {
         }
     }
 
-    /// Reads the next data frame, answering pings on the way; a close frame
-    /// is an error carrying its code.
+    /// Reads the next data frame, skipping pings and pongs (not answered:
+    /// another thread may be writing); a close frame is an error carrying
+    /// its code.
     pub fn read_data(&mut self, deadline: Instant) -> io::Result<Vec<u8>> {
         loop {
             let f = self.read_frame(deadline)?;
             match f.opcode {
                 0x1 | 0x2 => return Ok(f.payload),
-                0x9 => self.send(0x8A, &f.payload)?,
+                0x9 => {}
                 0xA => {}
                 0x8 => {
                     let code = f.payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
@@ -193,43 +196,113 @@ fn echo_payload(seq: u64) -> Vec<u8> {
     p
 }
 
-/// Sends numbered binary messages one at a time until `until`, each after
-/// the previous echo arrived (and `pace` passed), and checks every echo:
-/// arrived within `patience`, in order, byte for byte.
-pub fn echo_loop(
+/// Sends numbered binary messages at a fixed rate (one every `interval`,
+/// whatever the echoes do: a stalled server cannot hide its stall by
+/// slowing the client down) until `until`, and checks every echo on this
+/// thread: arrived within `patience` of its sending, in order, byte for
+/// byte. The round trip is from each message's send to its echo.
+pub fn echo_paced(
     c: &mut RawClient,
     until: Instant,
-    pace: Duration,
+    interval: Duration,
     patience: Duration,
-    stats: &mut EchoStats,
-) {
-    while Instant::now() < until && stats.error.is_none() {
-        let seq = stats.sent;
-        let payload = echo_payload(seq);
-        let start = Instant::now();
-        if let Err(e) = c.send(0x82, &payload) {
-            stats.error = Some(format!("send of echo {seq} failed: {e}"));
-            return;
+) -> EchoStats {
+    let mut stats = EchoStats::default();
+    let mut writer = match c.stream.try_clone() {
+        Ok(w) => w,
+        Err(e) => {
+            stats.error = Some(format!("cannot clone the socket: {e}"));
+            return stats;
         }
-        stats.sent += 1;
-        match c.read_data(start + patience) {
-            Ok(got) if got == payload => {
-                stats.rtts.push(start.elapsed());
+    };
+    let sent_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let writer_done = Arc::new(AtomicBool::new(false));
+    let (times, done) = (sent_at.clone(), writer_done.clone());
+    let writer = std::thread::spawn(move || {
+        let _ = writer.set_write_timeout(Some(patience));
+        let mut next = Instant::now();
+        let mut seq = 0u64;
+        let mut error = None;
+        while next < until {
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            let frame = masked_frame(0x82, &echo_payload(seq));
+            let at = Instant::now();
+            if let Err(e) = writer.write_all(&frame) {
+                error = Some(format!("send of echo {seq} failed: {e}"));
+                break;
+            }
+            times.lock().unwrap().push(at);
+            seq += 1;
+            next += interval;
+        }
+        done.store(true, Ordering::Release);
+        error
+    });
+    loop {
+        let finished = writer_done.load(Ordering::Acquire);
+        let (sent, first_unanswered) = {
+            let t = sent_at.lock().unwrap();
+            (t.len() as u64, t.get(stats.received as usize).copied())
+        };
+        if finished && stats.received == sent {
+            break;
+        }
+        let deadline = match first_unanswered {
+            Some(at) => at + patience,
+            None => Instant::now() + interval * 2,
+        };
+        let seq = stats.received;
+        match c.read_data(deadline) {
+            Ok(got) => {
+                let arrived = Instant::now();
+                // The echo may beat the writer's bookkeeping by a hair.
+                let at = loop {
+                    if let Some(&at) = sent_at.lock().unwrap().get(seq as usize) {
+                        break at;
+                    }
+                    std::thread::yield_now();
+                };
+                if got != echo_payload(seq) {
+                    let other = got
+                        .get(..8)
+                        .map(|b| u64::from_be_bytes(b.try_into().unwrap()));
+                    stats.error = Some(format!(
+                        "echo {seq}: got {} bytes, sequence {other:?}",
+                        got.len()
+                    ));
+                    break;
+                }
+                stats.rtts.push(arrived - at);
                 stats.received += 1;
             }
-            Ok(got) => {
-                let other = got
-                    .get(..8)
-                    .map(|b| u64::from_be_bytes(b.try_into().unwrap()));
-                stats.error = Some(format!(
-                    "echo {seq}: got {} bytes, sequence {other:?}",
-                    got.len()
-                ));
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if first_unanswered.is_some() && Instant::now() >= deadline {
+                    stats.error = Some(format!("echo {seq} lost: none within {patience:?}"));
+                    break;
+                }
             }
-            Err(e) => stats.error = Some(format!("echo {seq} lost: {e}")),
+            Err(e) => {
+                stats.error = Some(format!("echo {seq} lost: {e}"));
+                break;
+            }
         }
-        std::thread::sleep(pace);
     }
+    let write_error = writer
+        .join()
+        .unwrap_or_else(|_| Some("writer panicked".into()));
+    stats.sent = sent_at.lock().unwrap().len() as u64;
+    if stats.error.is_none() {
+        stats.error = write_error;
+    }
+    stats
 }
 
 /// Writes `frames` (whole frames, so a wrap-around lands on a frame
