@@ -44,6 +44,11 @@ impl WsUrl {
                 unix: Some(PathBuf::from(path)),
             });
         }
+        if url.contains('#') {
+            // RFC 6455 section 3: fragments are meaningless in WebSocket URIs
+            // and must not be used ('#' in a path is sent as %23).
+            return Err(bad("a fragment (#) is not allowed in a WebSocket URL"));
+        }
         if url.starts_with("wss://") {
             return Err(bad("wss:// is not supported yet"));
         }
@@ -162,6 +167,8 @@ mod tests {
         );
         assert!(WsUrl::parse("http://h/").is_err());
         assert!(WsUrl::parse("wss://h/").is_err());
+        assert!(WsUrl::parse("ws://h/p#frag").is_err()); // RFC 6455 section 3
+        assert!(WsUrl::parse("ws://h#frag").is_err());
         assert!(WsUrl::parse("ws://h:99999/").is_err());
         assert!(WsUrl::parse("ws://:80/").is_err());
         let u = WsUrl::parse("ws+unix:///tmp/s.sock").unwrap();

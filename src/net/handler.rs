@@ -169,6 +169,14 @@ pub trait Handler: Send + 'static {
         let _ = (id, code, reason);
     }
 
+    /// [`on_close`](Self::on_close) with the connection's last
+    /// [tag](Conn::tag); the loop calls this one, which by default forwards
+    /// to `on_close`.
+    fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
+        let _ = tag;
+        self.on_close(id, code, reason);
+    }
+
     /// The connection's write queue emptied after a write could not finish.
     fn on_drain(&mut self, conn: &mut Conn<'_>) {
         let _ = conn;
@@ -201,6 +209,7 @@ pub struct Conn<'a> {
     pub(crate) topics: &'a mut Topics,
     pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
     pub(crate) read_paused: &'a mut bool,
+    pub(crate) tag: &'a mut u64,
     pub(crate) handle: &'a Handle,
 }
 
@@ -217,6 +226,20 @@ impl Conn<'_> {
             self.ws.lend_write_buffer(self.write_pool.take());
         }
         self.ws
+    }
+
+    /// The connection's tag: a number of the application's choosing (for
+    /// example a pointer to its state), given to `connect` for clients
+    /// ([`ClientOptions::tag`](super::ClientOptions)), 0 for server
+    /// connections until [`set_tag`](Self::set_tag).
+    pub fn tag(&self) -> u64 {
+        *self.tag
+    }
+
+    /// Sets the tag reported with this connection's later events (and its
+    /// close, through [`Handler::on_close_tagged`]).
+    pub fn set_tag(&mut self, tag: u64) {
+        *self.tag = tag;
     }
 
     /// Queues a message; large server payloads are queued without a copy.

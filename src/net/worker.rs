@@ -190,6 +190,7 @@ fn lend_conn<'a>(
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
+        tag: &mut c.tag,
         handle,
     }
 }
@@ -272,7 +273,7 @@ impl<H: Handler> Worker<H> {
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("rocws worker {}: poll failed: {e}", self.index);
+                    log::error!("worker {}: poll failed, the thread stops: {e}", self.index);
                     break;
                 }
             }
@@ -351,7 +352,7 @@ impl<H: Handler> Worker<H> {
                 Some(key)
             }
             Err(e) => {
-                eprintln!("rocws: cannot add a connection: {e}");
+                log::warn!("worker {}: cannot add a connection: {e}", self.index);
                 if counted {
                     self.handle
                         .shared
@@ -464,8 +465,9 @@ impl<H: Handler> Worker<H> {
             }
             match self.read_once(slot, want) {
                 Ok(None) => break,
-                Ok(Some(0)) | Err(_) => {
-                    // The peer went away without finishing the closing handshake.
+                Ok(Some(0)) => return self.remove(slot), // The peer left without a close.
+                Err(e) => {
+                    self.log_io_error(slot, "read", &e);
                     return self.remove(slot);
                 }
                 Ok(Some(n)) => {
@@ -557,8 +559,23 @@ impl<H: Handler> Worker<H> {
                 Event::Pong(p) if deliver_control => self.handler.on_pong(&mut conn, p),
                 Event::Ping(_) | Event::Pong(_) => {}
                 Event::Close(frame) => c.report.record(frame.code, frame.reason_str()),
-                Event::Error(error) => c.report.record(error.close_code(), error.to_string()),
+                Event::Error(error) => {
+                    // Once per connection: a failed connection decodes nothing more.
+                    log::info!(
+                        "connection {}: failed with {}: {error}",
+                        id.0,
+                        error.close_code().0
+                    );
+                    c.report.record(error.close_code(), error.to_string());
+                }
             }
+        }
+    }
+
+    /// Logs the socket error that ends a connection (once: it is removed next).
+    pub(super) fn log_io_error(&self, slot: usize, op: &str, e: &io::Error) {
+        if self.conns.contains(slot) {
+            log::info!("connection {}: {op} failed: {e}", self.id(slot).0);
         }
     }
 
@@ -681,8 +698,10 @@ impl<H: Handler> Worker<H> {
         }
         match c.report {
             Report::NotOpened => {}
-            Report::Owed => self.handler.on_close(id, CloseCode::ABNORMAL, ""),
-            Report::Closed(r) => self.handler.on_close(id, r.code, &r.reason),
+            Report::Owed => self
+                .handler
+                .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
+            Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
         }
     }
 }

@@ -183,6 +183,13 @@ pub fn parse_request(
         ));
     }
     let path = req.path.unwrap_or("/").to_owned();
+    if path.contains('#') {
+        // RFC 6455 section 3: a WebSocket URI has no fragment.
+        return Err(HandshakeError::new(
+            400,
+            "a fragment (#) in the request-target",
+        ));
+    }
 
     let mut host = false;
     let mut upgrade = false;
@@ -464,7 +471,8 @@ impl ClientHandshake {
         super::mask_key::fill_random(&mut nonce);
         let key = BASE64.encode(nonce);
         check_header("Host", host)?;
-        if path.bytes().any(|c| c <= b' ' || c == 0x7F) {
+        if path.bytes().any(|c| c <= b' ' || c == 0x7F || c == b'#') {
+            // '#' would start a fragment, which WebSocket URIs must not have.
             return Err(InvalidHeader(format!("request path {path:?}")));
         }
         for p in protocols {

@@ -218,6 +218,7 @@ class rws_callbacks(Structure):
         ("on_close", rws_callback),
         ("on_drain", rws_callback),
         ("on_error", rws_callback),
+        ("on_control", rws_callback),
     ]
 
 

@@ -32,7 +32,7 @@ pub const RWS_NO_LIMIT: u64 = u64::MAX;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rws_engine_config {
-    /// Addresses to listen on: "127.0.0.1:9001", "[::1]:9001", "unix:/path".
+    /// Addresses to listen on: `127.0.0.1:9001`, `[::1]:9001`, `unix:/path`.
     /// NULL with `listen_count` 0 for a client-only engine.
     pub listen: *const *const c_char,
     /// Entries in `listen`.
@@ -58,7 +58,9 @@ pub struct rws_engine_config {
     pub pong_timeout_ms: u32,
     /// Milliseconds for the closing handshake before the socket is shut; 0: 5 s.
     pub close_timeout_ms: u32,
-    /// Subprotocols supported, in preference order (may be NULL when 0).
+    /// Subprotocols supported, in preference order (may be NULL when 0): the
+    /// server side chooses among them. They do not apply to client
+    /// connections (`rws_engine_connect` offers no subprotocol).
     pub protocols: *const *const c_char,
     /// Entries in `protocols`.
     pub protocol_count: usize,
@@ -230,5 +232,7 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
         config.limits.write_high_watermark = high;
         config.limits.write_low_watermark = low;
     }
+    // Engines report PING and PONG events (the pong to a ping is automatic).
+    config.deliver_control_frames = true;
     Ok(config)
 }

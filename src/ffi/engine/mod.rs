@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_TEXT};
+use super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_PING, RWS_OPCODE_PONG, RWS_OPCODE_TEXT};
 use super::handle::{self, try_ref, Boxed};
 use super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
 use crate::net::{ClientOptions, ConnId, Engine, Handle, HandleError, Message};
@@ -154,8 +154,12 @@ fn handle_result(r: Result<(), HandleError>) -> rws_result {
 
 fn message(opcode: u8, data: &[u8]) -> Result<Message, rws_result> {
     match opcode {
-        RWS_OPCODE_TEXT => match std::str::from_utf8(data) {
-            Ok(t) => Ok(Message::Text(Utf8Bytes::from(t.to_owned()))),
+        // The SIMD validator, then the one copy every message needs to cross
+        // threads (the same as BINARY's).
+        RWS_OPCODE_TEXT => match crate::simd::utf8::validate(data) {
+            Ok(()) => Ok(Message::Text(Utf8Bytes::from_validated(
+                Bytes::copy_from_slice(data),
+            ))),
             Err(_) => Err(fail(rws_result::RWS_ERR_UTF8, "text message is not UTF-8")),
         },
         RWS_OPCODE_BINARY => Ok(Message::Binary(Bytes::copy_from_slice(data))),
@@ -166,9 +170,13 @@ fn message(opcode: u8, data: &[u8]) -> Result<Message, rws_result> {
     }
 }
 
-/// Sends a message (copied) to connection `conn` from any thread. `RWS_OK`
-/// means handed to the connection's thread; a connection that closed
-/// meanwhile drops it silently.
+/// Sends a message (copied once) to connection `conn`, from any thread
+/// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+/// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+/// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+/// `RWS_OK` means handed to the connection's thread; a connection that
+/// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+/// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
 ///
 /// # Safety
 /// `e` live; `data` `len` readable bytes.
@@ -183,10 +191,38 @@ pub unsafe extern "C" fn rws_engine_send(
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
         let data = slice_arg!(data, len);
-        match message(opcode, data) {
-            Ok(m) => handle_result(e.handle.send(ConnId(conn), m)),
-            Err(r) => r,
+        let id = ConnId(conn);
+        match opcode {
+            RWS_OPCODE_PING => handle_result(e.handle.ping(id, data)),
+            RWS_OPCODE_PONG => handle_result(e.handle.pong(id, data)),
+            _ => match message(opcode, data) {
+                Ok(m) => handle_result(e.handle.send(id, m)),
+                Err(r) => r,
+            },
         }
+    })
+}
+
+/// Sets the tag of connection `conn` from any thread, asynchronously like
+/// `rws_engine_send`: events the engine reports after its thread applies it
+/// carry the new tag; events already reported or queued (a batched engine may
+/// queue messages right behind OPEN) keep the old one, so a batched host
+/// that tags on OPEN still meets tag 0 on such events and must look those up
+/// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
+/// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
+/// this engine; a closed connection ignores it.
+///
+/// # Safety
+/// `e` live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_set_tag(
+    e: *const rws_engine,
+    conn: u64,
+    tag: u64,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        handle_result(e.handle.set_tag(ConnId(conn), tag))
     })
 }
 
@@ -236,6 +272,7 @@ pub unsafe extern "C" fn rws_engine_broadcast(
 }
 
 /// Sends one message to every connection subscribed to `topic` (encoded once).
+/// Thread-safe: any thread, callbacks included.
 ///
 /// # Safety
 /// `e` live; `topic` a C string; `data` `len` readable bytes.

@@ -31,6 +31,25 @@ impl<H: Handler> Worker<H> {
                         }
                     }
                 }
+                Command::Control(id, ping, payload) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.lend_write_buffer(slot);
+                        let c = &mut self.conns[slot];
+                        if matches!(c.phase, Phase::Open) {
+                            let _ = if ping {
+                                c.ws.send_ping(&payload)
+                            } else {
+                                c.ws.send_pong(&payload)
+                            };
+                            self.mark_dirty(slot);
+                        }
+                    }
+                }
+                Command::SetTag(id, tag) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.conns[slot].tag = tag;
+                    }
+                }
                 Command::Close(id, code, reason) => {
                     if let Some(slot) = self.slot_of(id) {
                         if matches!(self.conns[slot].phase, Phase::Open) {

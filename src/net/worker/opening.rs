@@ -31,7 +31,7 @@ impl<H: Handler> Worker<H> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog for now.
-                    eprintln!("rocws: accept failed: {e}");
+                    log::warn!("worker {}: accept failed: {e}", self.index);
                     return;
                 }
             };
@@ -209,7 +209,10 @@ impl<H: Handler> Worker<H> {
                     protocol.as_deref(),
                     &extra,
                 ) {
-                    eprintln!("rocws: handler's upgrade answer refused: {e}");
+                    log::warn!(
+                        "connection {}: the handler's upgrade answer was refused: {e}",
+                        self.id(slot).0
+                    );
                     HandshakeError {
                         status: 500,
                         reason: "bad upgrade answer",

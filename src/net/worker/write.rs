@@ -48,7 +48,10 @@ impl<H: Handler> Worker<H> {
         match write_queued(&mut c.stream, &mut c.ws) {
             Ok(Written::All) => {}
             Ok(Written::Blocked) => c.write_blocked = true,
-            Err(_) => return self.remove(slot),
+            Err(e) => {
+                self.log_io_error(slot, "write", &e);
+                return self.remove(slot);
+            }
         }
         let buffered = c.ws.buffered_amount();
         if buffered == 0 && c.write_blocked {
