@@ -283,7 +283,7 @@ typedef struct rws_utf8_validator rws_utf8_validator;
 typedef struct {
   // Largest frame payload before failing with 1009 (default 16 MiB).
   uint64_t max_frame_size;
-  // Largest message before failing with 1009 (default 64 MiB).
+  // Largest message before failing with 1009 (default 16 MiB).
   uint64_t max_message_size;
 } rws_conn_config;
 
@@ -346,7 +346,7 @@ typedef struct {
   uint32_t threads;
   // Most simultaneous connections (503 beyond); 0: no limit.
   uint32_t max_connections;
-  // Frame and message limits (1009 beyond); 0: 16 MiB frames, 64 MiB messages.
+  // Frame and message limits (1009 beyond); 0: 16 MiB frames and messages.
   rws_conn_config conn;
   // Most unsent bytes per connection before `backpressure` applies; 0: 64 MiB.
   uint64_t max_buffered;
@@ -853,7 +853,7 @@ rws_result rws_ctx_subscribe(rws_ctx *ctx, const char *topic);
 size_t rws_ctx_buffered_amount(rws_ctx *ctx);
 
 // Fills `config` with the defaults, each spelled out: no listener, one
-// thread per core, 16 MiB frames, 64 MiB messages, 64 MiB buffered then
+// thread per core, 16 MiB frames and messages, 64 MiB buffered then
 // drop, handshake 10 s, keepalive ping after 30 s of silence with a 10 s
 // pong deadline, close 5 s, no idle timeout, 64 MiB queued events (batched
 // engines), 1024 handshakes per thread, TCP keepalive after 60 s, reading

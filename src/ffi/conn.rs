@@ -17,7 +17,7 @@ use std::time::Duration;
 pub struct rws_conn_config {
     /// Largest frame payload before failing with 1009 (default 16 MiB).
     pub max_frame_size: u64,
-    /// Largest message before failing with 1009 (default 64 MiB).
+    /// Largest message before failing with 1009 (default 16 MiB).
     pub max_message_size: u64,
 }
 

@@ -90,6 +90,10 @@ pub struct Limits {
     /// others (and its timers and commands); the rest is read on the next
     /// turn without waiting for new readiness.
     pub read_budget: usize,
+    /// Events (messages, pings, pongs) one connection may deliver per
+    /// wake-up: a flood of tiny frames (empty pings) is shared out fairly
+    /// too, not only a flood of bytes.
+    pub event_budget: usize,
 }
 
 impl Default for Limits {
@@ -103,7 +107,8 @@ impl Default for Limits {
             max_handshaking: 1024,
             write_high_watermark: 1 << 20,
             write_low_watermark: 256 << 10,
-            read_budget: 256 << 10,
+            read_budget: 64 << 10,
+            event_budget: 1024,
         }
     }
 }

@@ -218,6 +218,8 @@ pub(crate) struct Worker<H: Handler> {
     dirty: Vec<usize>,
     /// Connections whose read budget ran out with input left.
     backlog: Vec<usize>,
+    /// Listeners whose accept budget ran out with connections perhaps left.
+    pending_accepts: Vec<usize>,
     /// Server connections in the opening handshake, oldest first (slot,
     /// generation; entries of connections that moved on are skipped).
     handshaking: VecDeque<(usize, u32)>,
@@ -251,6 +253,7 @@ impl<H: Handler> Worker<H> {
             topics: Topics::default(),
             dirty: Vec::new(),
             backlog: Vec::new(),
+            pending_accepts: Vec::new(),
             handshaking: VecDeque::new(),
             read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
             write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
@@ -271,7 +274,7 @@ impl<H: Handler> Worker<H> {
         loop {
             self.now = self.clock.now();
             let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
-            if !self.backlog.is_empty() {
+            if !self.backlog.is_empty() || !self.pending_accepts.is_empty() {
                 timeout = Some(Duration::ZERO); // input is waiting: only look around
             }
             if let Some(deadline) = self.stop_deadline {
@@ -444,14 +447,27 @@ impl<H: Handler> Worker<H> {
         (c.read_paused || c.flow_paused) && c.ws.close_state() == CloseState::Open
     }
 
+    /// Reads and delivers what a connection sent, within its fair share
+    /// per wake-up: `read_budget` bytes and `event_budget` events. Input
+    /// left undecoded or unread waits for the next turn (the connection goes
+    /// on the backlog, so no new readiness edge is needed).
     fn read_frames(&mut self, slot: usize) {
-        let budget = self.config.limits.read_budget.max(1);
-        let mut read = 0;
+        let limits = &self.config.limits;
+        let (byte_budget, event_budget) = (limits.read_budget.max(1), limits.event_budget.max(1));
+        let (mut read, mut events, mut drained) = (0, 0, false);
         loop {
             if Self::reading_stopped(&self.conns[slot]) {
                 break;
             }
-            if read >= budget {
+            // What earlier reads brought is delivered before more is read.
+            events += self.dispatch(slot, event_budget - events);
+            if !self.conns.contains(slot) {
+                return;
+            }
+            if !matches!(self.conns[slot].phase, Phase::Open) || drained {
+                break;
+            }
+            if events >= event_budget || read >= byte_budget {
                 // Fair share used: the others, timers and commands go first.
                 let c = &mut self.conns[slot];
                 if !c.backlogged {
@@ -462,14 +478,14 @@ impl<H: Handler> Worker<H> {
             }
             self.lend_read_buffer(slot);
             let c = &mut self.conns[slot];
-            let want =
-                c.ws.bytes_wanted()
-                    .clamp(READ_SIZE, READ_SIZE_MAX)
-                    .min(budget - read)
-                    .max(1);
             if !c.ws.accepts_input() {
                 return self.read_discard(slot);
             }
+            let want =
+                c.ws.bytes_wanted()
+                    .clamp(READ_SIZE, READ_SIZE_MAX)
+                    .min(byte_budget - read)
+                    .max(1);
             match self.read_once(slot, want) {
                 Ok(None) => break,
                 Ok(Some(0)) => {
@@ -479,14 +495,9 @@ impl<H: Handler> Worker<H> {
                 Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
                     read += n;
+                    // A short read drained the socket: deliver, then stop.
+                    drained = n < want;
                     self.conns[slot].ws.bytes_received(self.now);
-                    self.dispatch(slot);
-                    if !self.conns.contains(slot) || n < want {
-                        break;
-                    }
-                    if !matches!(self.conns[slot].phase, Phase::Open) {
-                        break;
-                    }
                     // Apply flow control between reads, not only after them.
                     self.check_flow(slot);
                 }
@@ -499,6 +510,9 @@ impl<H: Handler> Worker<H> {
 
     /// Reads on for the connections whose budget ran out last turn.
     fn serve_backlog(&mut self) {
+        for index in std::mem::take(&mut self.pending_accepts) {
+            self.accept(index);
+        }
         let backlog = std::mem::take(&mut self.backlog);
         for slot in backlog {
             if let Some(c) = self.conns.get_mut(slot) {
@@ -553,11 +567,17 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Hands every decoded event to the handler.
-    fn dispatch(&mut self, slot: usize) {
+    /// Hands decoded events to the handler, at most `max`; how many.
+    fn dispatch(&mut self, slot: usize, max: usize) -> usize {
         let id = self.id(slot);
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
-        while let Some(event) = c.ws.next_event() {
+        let mut delivered = 0;
+        while delivered < max {
+            let Some(event) = c.ws.next_event() else {
+                break;
+            };
+            delivered += 1;
             let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
@@ -577,6 +597,7 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        delivered
     }
 
     /// Logs the socket error that ends a connection (once: it is removed next).
@@ -586,13 +607,27 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Reads and drops what a finished connection still sends (so that
+    /// closing does not reset the connection under our close frame), within
+    /// the read budget per wake-up: a peer that keeps sending after the
+    /// close gets its fair share and no more, until the close timeout.
     fn read_discard(&mut self, slot: usize) {
-        let mut scratch = [0u8; 4096];
+        let mut scratch = [0u8; 16 << 10];
+        let mut budget = self.config.limits.read_budget.max(1);
         loop {
+            if budget == 0 {
+                let c = &mut self.conns[slot];
+                if !c.backlogged {
+                    c.backlogged = true;
+                    self.backlog.push(slot);
+                }
+                return;
+            }
             let c = &mut self.conns[slot];
-            match c.stream.read(&mut scratch) {
+            let want = budget.min(scratch.len());
+            match c.stream.read(&mut scratch[..want]) {
                 Ok(0) => return self.remove(slot), // The peer closed its side: done.
-                Ok(_) => {}
+                Ok(n) => budget -= n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.remove(slot),

@@ -33,7 +33,7 @@ const USAGE: &str = "usage:
       --feed RATE                  push 100-byte JSON-like text messages to every client:
                                    0 = as fast as each client reads, else RATE per second each
       --max-connections N          over it, new connections get 503 (default: no limit)
-      --max-message BYTES          largest message, 1009 beyond (default 64 MiB)
+      --max-message BYTES          largest message, 1009 beyond (default 16 MiB)
       --max-frame BYTES            largest frame, 1009 beyond (default 16 MiB)
       --max-buffered BYTES         unsent bytes per connection before it is dropped with 1008 (default 64 MiB)
       --idle-timeout SECS          drop connections silent this long

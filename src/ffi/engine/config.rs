@@ -42,7 +42,7 @@ pub struct rws_engine_config {
     pub threads: u32,
     /// Most simultaneous connections (503 beyond); 0: no limit.
     pub max_connections: u32,
-    /// Frame and message limits (1009 beyond); 0: 16 MiB frames, 64 MiB messages.
+    /// Frame and message limits (1009 beyond); 0: 16 MiB frames and messages.
     pub conn: rws_conn_config,
     /// Most unsent bytes per connection before `backpressure` applies; 0: 64 MiB.
     pub max_buffered: u64,
@@ -95,7 +95,7 @@ pub struct rws_engine_config {
 const DEFAULT_MAX_QUEUED_BYTES: u64 = 64 << 20;
 
 /// Fills `config` with the defaults, each spelled out: no listener, one
-/// thread per core, 16 MiB frames, 64 MiB messages, 64 MiB buffered then
+/// thread per core, 16 MiB frames and messages, 64 MiB buffered then
 /// drop, handshake 10 s, keepalive ping after 30 s of silence with a 10 s
 /// pong deadline, close 5 s, no idle timeout, 64 MiB queued events (batched
 /// engines), 1024 handshakes per thread, TCP keepalive after 60 s, reading

@@ -14,14 +14,20 @@ use crate::net::transport::Stream;
 use crate::proto::handshake::{self, HandshakeError};
 use crate::proto::Role;
 
+/// Connections one listener accepts per wake-up.
+const ACCEPT_BUDGET: usize = 64;
+
 /// Bytes asked of one read(2) during the opening handshake.
 const HANDSHAKE_READ: usize = 4096;
 
 impl<H: Handler> Worker<H> {
     // ---- accepting ----
 
+    /// Accepts what a listener has, up to `ACCEPT_BUDGET` connections per
+    /// wake-up: a flood of connects (churn, slowloris) waits its turn like
+    /// any other input, the rest on the next turn.
     pub(super) fn accept(&mut self, index: usize) {
-        loop {
+        for _ in 0..ACCEPT_BUDGET {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
@@ -79,6 +85,10 @@ impl<H: Handler> Worker<H> {
                     self.limit_handshakes();
                 }
             }
+        }
+        // Budget used with connections perhaps still queued: next turn.
+        if !self.pending_accepts.contains(&index) {
+            self.pending_accepts.push(index);
         }
     }
 
@@ -262,8 +272,8 @@ impl<H: Handler> Worker<H> {
         c.ws.handshake_finished(self.now);
         let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         self.handler.on_open(&mut conn, info);
-        // Frames that arrived with the handshake.
-        self.dispatch(slot);
+        // Frames that arrived with the handshake (the rest: read_frames).
+        self.dispatch(slot, self.config.limits.event_budget.max(1));
         self.mark_dirty(slot);
     }
 
