@@ -115,6 +115,11 @@ impl TlsStream {
     /// closed cleanly (close_notify). End of stream without close_notify,
     /// mid-record or mid-handshake, is a TLS error.
     pub(super) fn read_into(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+        // Room for a whole chunk's plaintext at once, as the plain path
+        // reserves its read: one growth, not one per record.
+        if buf.capacity() - buf.len() < CHUNK {
+            buf.reserve(CHUNK);
+        }
         let mut total = self.drain_plaintext(buf);
         while total < max && !self.eof && !self.peer_closed {
             let got = SCRATCH.with_borrow_mut(|scratch| -> io::Result<usize> {
