@@ -52,6 +52,7 @@ impl Boxed for rws_conn {}
 
 /// A new connection for `role_` (an `rws_role`), with `config` (NULL for defaults). NULL on
 /// allocation failure. Free with `rws_conn_free`.
+/// Thread-safe.
 ///
 /// # Safety
 /// `config` must be NULL or point to a readable `rws_conn_config`.
@@ -78,6 +79,7 @@ pub unsafe extern "C" fn rws_conn_new(role_: u32, config: *const rws_conn_config
 }
 
 /// Frees a connection and every byte it held. NULL is a no-op.
+/// Any thread, not concurrently with another call on `c`.
 ///
 /// # Safety
 /// `c` must be NULL or from `rws_conn_new`, not freed before.
@@ -89,6 +91,7 @@ pub unsafe extern "C" fn rws_conn_free(c: *mut rws_conn) {
 
 /// Copies `len` received bytes into the connection (then call
 /// `rws_conn_next_event` until it returns `RWS_NONE`).
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -133,6 +136,7 @@ fn fill_event(held: &mut Bytes, out: &mut rws_event, event: Event) {
 /// Decodes the next event into `*out`: `RWS_OK`, or `RWS_NONE` when more
 /// bytes are needed (or input is no longer read after a close or an error).
 /// The event's `data` stays valid until the next call on this connection.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `out` writable.
@@ -171,6 +175,7 @@ fn send_result(r: Result<(), SendError>) -> rws_result {
 /// Queues a message: `opcode` is `RWS_OPCODE_TEXT` (the bytes must be UTF-8,
 /// checked) or `RWS_OPCODE_BINARY`; or a ping/pong (at most 125 bytes). The
 /// bytes are copied.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -190,8 +195,9 @@ pub unsafe extern "C" fn rws_conn_send(
 
 pub(crate) fn send_on(conn: &mut Connection, opcode: u8, data: &[u8]) -> rws_result {
     match opcode {
-        RWS_OPCODE_TEXT => match std::str::from_utf8(data) {
-            Ok(text) => send_result(conn.send_text(text)),
+        RWS_OPCODE_TEXT => match crate::simd::utf8::validate(data) {
+            // SAFETY: the SIMD validator just accepted `data` as UTF-8.
+            Ok(()) => send_result(conn.send_text(unsafe { std::str::from_utf8_unchecked(data) })),
             Err(_) => fail(rws_result::RWS_ERR_UTF8, "text message is not UTF-8"),
         },
         RWS_OPCODE_BINARY => send_result(conn.send_binary(data)),
@@ -207,6 +213,7 @@ pub(crate) fn send_on(conn: &mut Connection, opcode: u8, data: &[u8]) -> rws_res
 /// Starts the closing handshake with `code` (one that may be sent) and a
 /// reason of at most 123 bytes of UTF-8 (`reason` may be NULL when
 /// `reason_len` is 0).
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `reason` points to `reason_len` readable bytes.
@@ -233,6 +240,7 @@ pub unsafe extern "C" fn rws_conn_close(
 /// (`*len` is 0 when nothing waits). The pointer stays valid until the next
 /// call that changes the connection. After writing `n` bytes of it, call
 /// `rws_conn_consume_output(c, n)`.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `data` and `len` writable.
@@ -256,6 +264,7 @@ pub unsafe extern "C" fn rws_conn_pending_output(
 }
 
 /// Marks `n` queued bytes as written (clamped to what is queued).
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`.
@@ -268,6 +277,7 @@ pub unsafe extern "C" fn rws_conn_consume_output(c: *mut rws_conn, n: usize) -> 
 }
 
 /// Bytes queued and not yet consumed; 0 for NULL.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` NULL or from `rws_conn_new`.
@@ -281,6 +291,7 @@ pub unsafe extern "C" fn rws_conn_buffered_amount(c: *const rws_conn) -> usize {
 
 /// Whether the transport should now be closed: the closing handshake is over
 /// (or the connection failed) and all output was consumed. False for NULL.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` NULL or from `rws_conn_new`.
@@ -328,6 +339,7 @@ fn codec_timeouts(t: &rws_timeouts) -> Timeouts {
 /// Sets the connection's deadlines (NULL: the defaults, no idle timeout and
 /// no keepalive ping). Then drive them with `rws_conn_next_timeout` and
 /// `rws_conn_on_timeout`.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `timeouts` NULL or readable.
@@ -351,6 +363,7 @@ pub unsafe extern "C" fn rws_conn_set_timeouts(
 /// filled, or `RWS_NONE` when no deadline runs. Call it after every change
 /// (bytes fed, messages sent, a close) to learn the new deadline; the
 /// connection reads no clock itself.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`; `deadline_ms` writable.
@@ -380,6 +393,7 @@ pub unsafe extern "C" fn rws_conn_next_timeout(
 /// when the peer is gone (no pong within the pong timeout) or the closing
 /// handshake did not finish in time: close the transport then and report
 /// the connection closed with 1006. Early calls do nothing.
+/// Any thread, one call at a time per connection.
 ///
 /// # Safety
 /// `c` from `rws_conn_new`.

@@ -104,6 +104,7 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
 }
 
 /// Frees a request. NULL is a no-op.
+/// Any thread, not concurrently with another call on `r`.
 ///
 /// # Safety
 /// `r` NULL or from `rws_handshake_parse_request`, not freed before.
@@ -114,6 +115,7 @@ pub unsafe extern "C" fn rws_request_free(r: *mut rws_request) {
 }
 
 /// The request path (with query). NULL only if `r` is NULL.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
@@ -126,6 +128,7 @@ pub unsafe extern "C" fn rws_request_path(r: *const rws_request) -> *const c_cha
 }
 
 /// The first header named `name` (case-insensitive), or NULL if absent.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` a live request; `name` a NUL-terminated string.
@@ -147,6 +150,7 @@ pub unsafe extern "C" fn rws_request_header(
 }
 
 /// How many subprotocols the client offered.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
@@ -159,6 +163,7 @@ pub unsafe extern "C" fn rws_request_protocol_count(r: *const rws_request) -> us
 }
 
 /// The `i`-th offered subprotocol, or NULL when out of range.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
@@ -177,6 +182,7 @@ pub unsafe extern "C" fn rws_request_protocol(r: *const rws_request, i: usize) -
 /// bytes), choosing `protocol` (NULL for none; it must be one the client
 /// offered). `*written` receives the answer's length, also when
 /// `RWS_ERR_BUFFER_TOO_SMALL` says `cap` was short (nothing is written then).
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` a live request; `protocol` NULL or a C string; `out` `cap` writable bytes.
@@ -254,6 +260,7 @@ impl Boxed for rws_client_handshake {}
 /// Returns the handshake state to check the answer with (free with
 /// `rws_client_handshake_free`), or NULL on failure (bad arguments, or `cap`
 /// too small: `*written` then holds the size needed; see `rws_last_error_message`).
+/// Thread-safe.
 ///
 /// # Safety
 /// `host`, `path` C strings; `protocols` `protocol_count` C strings; `out` `cap`
@@ -314,6 +321,7 @@ pub unsafe extern "C" fn rws_client_handshake_new(
 /// `*consumed` is the answer's length; bytes after it are frames),
 /// `RWS_NEED_MORE`, or `RWS_ERR_HANDSHAKE` with the server's status in
 /// `*status` (or 0 when the answer was malformed or failed a check).
+/// Any thread, one call at a time per handshake.
 ///
 /// # Safety
 /// `h` live; `data` `len` readable bytes; `consumed`, `status` writable.
@@ -355,6 +363,7 @@ pub unsafe extern "C" fn rws_client_handshake_check(
 }
 
 /// The subprotocol the server chose (after `RWS_OK` from the check), or NULL.
+/// Any thread, one call at a time per handshake.
 ///
 /// # Safety
 /// `h` NULL or live.
@@ -372,6 +381,7 @@ pub unsafe extern "C" fn rws_client_handshake_protocol(
 }
 
 /// Frees a client handshake. NULL is a no-op.
+/// Any thread, not concurrently with another call on `h`.
 ///
 /// # Safety
 /// `h` NULL or from `rws_client_handshake_new`, not freed before.

@@ -1,7 +1,7 @@
 //! The C ABI: a thin layer over `proto`, `simd` and `net`.
 //!
 //! Conventions, the same for every function:
-//! - every exported body runs inside [`guard`], so a Rust panic becomes
+//! - every exported body runs inside `guard`, so a Rust panic becomes
 //!   `RWS_ERR_PANIC` (or NULL) and never unwinds into C;
 //! - every pointer argument is checked: NULL where not allowed gives
 //!   `RWS_ERR_NULL`;
@@ -20,12 +20,14 @@ pub mod event;
 pub mod frame;
 pub(crate) mod handle;
 pub mod handshake;
+pub mod log;
 pub mod result;
 pub mod simd;
 pub mod tls;
 pub mod utf8;
 
 // One flat namespace for Rust callers, as the C header has.
+pub use self::log::{rws_log_callback, rws_log_level, rws_set_log_callback};
 pub use close::*;
 pub use conn::*;
 pub use engine::callbacks::*;

@@ -37,7 +37,11 @@ pub enum rws_result {
     RWS_ERR_IO = 11,
     /// The engine has stopped.
     RWS_ERR_STOPPED = 12,
-    /// The connection id is not (or no longer) known.
+    /// The connection id names no thread of this engine (0, or an id from
+    /// another engine): from the calls taking a `conn` (`rws_engine_send`,
+    /// `_close`, `_subscribe`, `_pause_reading`, `_resume_reading`,
+    /// `_set_tag`). An id of a connection that has since closed is accepted
+    /// and the command dropped (those calls are asynchronous).
     RWS_ERR_UNKNOWN_CONNECTION = 13,
     /// The CPU cannot run the requested SIMD level.
     RWS_ERR_UNSUPPORTED = 14,
@@ -161,6 +165,7 @@ pub extern "C" fn rws_result_name(code: u32) -> *const c_char {
 }
 
 /// The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn rws_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

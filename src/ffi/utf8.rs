@@ -35,6 +35,7 @@ pub extern "C" fn rws_utf8_validator_new() -> *mut rws_utf8_validator {
 }
 
 /// Frees a validator. NULL is a no-op.
+/// Any thread, not concurrently with another call on `v`.
 ///
 /// # Safety
 /// `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
@@ -47,6 +48,7 @@ pub unsafe extern "C" fn rws_utf8_validator_free(v: *mut rws_utf8_validator) {
 /// Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
 /// no longer be valid (even mid code point); `RWS_OK` otherwise, including
 /// when a code point is still incomplete at the chunk's end.
+/// Any thread, one call at a time per validator.
 ///
 /// # Safety
 /// `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
@@ -68,6 +70,7 @@ pub unsafe extern "C" fn rws_utf8_validator_feed(
 
 /// Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
 /// validator is reset either way and may be reused.
+/// Any thread, one call at a time per validator.
 ///
 /// # Safety
 /// `v` from `rws_utf8_validator_new`.

@@ -58,6 +58,11 @@ impl WsUrl {
                 });
             }
         }
+        if url.contains('#') {
+            // RFC 6455 section 3: fragments are meaningless in WebSocket URIs
+            // and must not be used ('#' in a path is sent as %23).
+            return Err(bad("a fragment (#) is not allowed in a WebSocket URL"));
+        }
         let (rest, tls) = match url.strip_prefix("wss://") {
             Some(rest) => (rest, true),
             None => (
@@ -181,6 +186,9 @@ mod tests {
             (80, "/?q", "h")
         );
         assert!(WsUrl::parse("http://h/").is_err());
+        assert!(WsUrl::parse("ws://h/p#frag").is_err()); // RFC 6455 section 3
+        assert!(WsUrl::parse("ws://h#frag").is_err());
+        assert!(WsUrl::parse("wss://h/p#frag").is_err());
         let u = WsUrl::parse("wss://h/x").unwrap();
         assert_eq!((u.tls, u.port, u.host_header().as_str()), (true, 443, "h"));
         let u = WsUrl::parse("wss://h:9443").unwrap();

@@ -9,6 +9,7 @@
 
 mod bench;
 mod feed;
+mod logger;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -56,10 +57,16 @@ const USAGE: &str = "usage:
       --danger-accept-invalid-certs
                                    wss://: accept any certificate (tests only: no protection)
   rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)
+  any command: --log-level LEVEL   the library's log on stderr: off, error, warn (default), info, debug,
+                                   trace (or RUST_LOG=LEVEL)
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = logger::init(&mut args) {
+        eprintln!("rocws: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("client") => client(&args[1..]),

@@ -6,6 +6,8 @@ use super::super::conn::send_on;
 use super::super::event::{rws_event, rws_event_type};
 use super::super::handle::{self, try_lent, Lent};
 use super::super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
+use bytes::Bytes;
+
 use crate::net::{Conn, ConnId, Handler, Message, OpenInfo};
 use crate::proto::CloseCode;
 
@@ -31,7 +33,8 @@ pub type rws_callback =
 pub struct rws_callbacks {
     /// Passed back to every callback.
     pub user: *mut c_void,
-    /// A connection opened (OPEN event: path in data/len, tag for clients).
+    /// A connection opened (OPEN event: path in data/len, tag for clients;
+    /// call `rws_ctx_set_tag` here to tag every later event).
     pub on_open: rws_callback,
     /// A whole message arrived (TEXT or BINARY event).
     pub on_message: rws_callback,
@@ -41,6 +44,9 @@ pub struct rws_callbacks {
     pub on_drain: rws_callback,
     /// A client connection failed before opening (CONNECT_ERROR event).
     pub on_error: rws_callback,
+    /// A ping or a pong arrived (PING or PONG event, payload in data/len; the
+    /// pong answering a ping was already queued).
+    pub on_control: rws_callback,
 }
 
 pub(super) struct CallbackHandler {
@@ -92,7 +98,7 @@ impl Handler for CallbackHandler {
         let ev = event(
             rws_event_type::RWS_EVENT_OPEN,
             conn.id(),
-            info.tag,
+            conn.tag(),
             0,
             info.path.as_bytes(),
         );
@@ -101,15 +107,37 @@ impl Handler for CallbackHandler {
 
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         let (t, data) = message_event(&message);
-        let ev = event(t, conn.id(), 0, 0, data);
+        let ev = event(t, conn.id(), conn.tag(), 0, data);
         self.call(self.callbacks.on_message, Some(conn), &ev);
     }
 
-    fn on_close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+    fn on_ping(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let ev = event(
+            rws_event_type::RWS_EVENT_PING,
+            conn.id(),
+            conn.tag(),
+            0,
+            &payload,
+        );
+        self.call(self.callbacks.on_control, Some(conn), &ev);
+    }
+
+    fn on_pong(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let ev = event(
+            rws_event_type::RWS_EVENT_PONG,
+            conn.id(),
+            conn.tag(),
+            0,
+            &payload,
+        );
+        self.call(self.callbacks.on_control, Some(conn), &ev);
+    }
+
+    fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
         let ev = event(
             rws_event_type::RWS_EVENT_CLOSE,
             id,
-            0,
+            tag,
             code.0,
             reason.as_bytes(),
         );
@@ -117,7 +145,13 @@ impl Handler for CallbackHandler {
     }
 
     fn on_drain(&mut self, conn: &mut Conn<'_>) {
-        let ev = event(rws_event_type::RWS_EVENT_DRAIN, conn.id(), 0, 0, &[]);
+        let ev = event(
+            rws_event_type::RWS_EVENT_DRAIN,
+            conn.id(),
+            conn.tag(),
+            0,
+            &[],
+        );
         self.call(self.callbacks.on_drain, Some(conn), &ev);
     }
 
@@ -134,6 +168,37 @@ impl Handler for CallbackHandler {
         );
         self.call(self.callbacks.on_error, None, &ev);
     }
+}
+
+/// The tag of the callback's connection (0 for NULL): the one given to
+/// `rws_engine_connect`, or set by `rws_ctx_set_tag` / `rws_engine_set_tag`;
+/// 0 for a server connection never tagged. Call it only inside the callback.
+///
+/// # Safety
+/// `ctx` NULL or the one passed to the running callback.
+#[no_mangle]
+pub unsafe extern "C" fn rws_ctx_tag(ctx: *mut rws_ctx) -> u64 {
+    guard(0, || {
+        // SAFETY: per the contract above.
+        unsafe { handle::lent_mut(ctx) }.map_or(0, |c| c.conn.tag())
+    })
+}
+
+/// Sets the callback's connection's tag (a number or a pointer cast to
+/// `uint64_t`, the host's per-connection state): every later event of the
+/// connection carries it in `rws_event.tag`, its CLOSE included. Set it in
+/// the OPEN callback and no event of the connection lacks it. The engine never
+/// reads or frees what it points to. Call it only inside the callback.
+///
+/// # Safety
+/// `ctx` the one passed to the running callback.
+#[no_mangle]
+pub unsafe extern "C" fn rws_ctx_set_tag(ctx: *mut rws_ctx, tag: u64) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let ctx = try_lent!(ctx);
+        ctx.conn.set_tag(tag);
+        rws_result::RWS_OK
+    })
 }
 
 /// The id of the callback's connection (0 for NULL).

@@ -2,13 +2,15 @@
 //! config struct, receive events by callback or in batches, and send, close,
 //! broadcast, publish, connect and stop from any thread.
 
+use std::collections::HashMap;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_TEXT};
+use super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_PING, RWS_OPCODE_PONG, RWS_OPCODE_TEXT};
 use super::handle::{self, try_ref, Boxed};
 use super::tls::{connector, rws_tls_client};
 use super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
@@ -34,7 +36,9 @@ pub struct rws_engine {
     queue: Option<Arc<EventQueue>>,
     /// The batch handed out by polls: its bytes stay put until a poll swaps
     /// in the next one.
-    taken: Mutex<Taken>,
+    /// Per polling thread, the batch its last poll handed out: a poll on
+    /// one thread never recycles the bytes another thread is still reading.
+    taken: Mutex<HashMap<ThreadId, Arc<Mutex<Taken>>>>,
 }
 
 impl Boxed for rws_engine {}
@@ -61,7 +65,7 @@ unsafe fn start(
             None,
         ),
         None => {
-            let cap = usize::try_from(c.max_queued_bytes).unwrap_or(usize::MAX);
+            let cap = config::max_queued_bytes(c);
             let queue = match EventQueue::new(cap) {
                 Ok(q) => Arc::new(q),
                 Err(e) => {
@@ -83,7 +87,7 @@ unsafe fn start(
             tls_port: engine.local_tls_addr().map_or(0, |a| a.port()),
             engine: Mutex::new(Some(engine)),
             queue,
-            taken: Mutex::new(Taken::default()),
+            taken: Mutex::new(HashMap::new()),
         }),
         Err(e) => {
             fail(rws_result::RWS_ERR_IO, format!("cannot start: {e}"));
@@ -169,8 +173,12 @@ fn handle_result(r: Result<(), HandleError>) -> rws_result {
 
 fn message(opcode: u8, data: &[u8]) -> Result<Message, rws_result> {
     match opcode {
-        RWS_OPCODE_TEXT => match std::str::from_utf8(data) {
-            Ok(t) => Ok(Message::Text(Utf8Bytes::from(t.to_owned()))),
+        // The SIMD validator, then the one copy every message needs to cross
+        // threads (the same as BINARY's).
+        RWS_OPCODE_TEXT => match crate::simd::utf8::validate(data) {
+            Ok(()) => Ok(Message::Text(Utf8Bytes::from_validated(
+                Bytes::copy_from_slice(data),
+            ))),
             Err(_) => Err(fail(rws_result::RWS_ERR_UTF8, "text message is not UTF-8")),
         },
         RWS_OPCODE_BINARY => Ok(Message::Binary(Bytes::copy_from_slice(data))),
@@ -181,9 +189,13 @@ fn message(opcode: u8, data: &[u8]) -> Result<Message, rws_result> {
     }
 }
 
-/// Sends a message (copied) to connection `conn` from any thread. `RWS_OK`
-/// means handed to the connection's thread; a connection that closed
-/// meanwhile drops it silently.
+/// Sends a message (copied once) to connection `conn`, from any thread
+/// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+/// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+/// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+/// `RWS_OK` means handed to the connection's thread; a connection that
+/// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+/// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
 ///
 /// # Safety
 /// `e` live; `data` `len` readable bytes.
@@ -198,10 +210,38 @@ pub unsafe extern "C" fn rws_engine_send(
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
         let data = slice_arg!(data, len);
-        match message(opcode, data) {
-            Ok(m) => handle_result(e.handle.send(ConnId(conn), m)),
-            Err(r) => r,
+        let id = ConnId(conn);
+        match opcode {
+            RWS_OPCODE_PING => handle_result(e.handle.ping(id, data)),
+            RWS_OPCODE_PONG => handle_result(e.handle.pong(id, data)),
+            _ => match message(opcode, data) {
+                Ok(m) => handle_result(e.handle.send(id, m)),
+                Err(r) => r,
+            },
         }
+    })
+}
+
+/// Sets the tag of connection `conn` from any thread, asynchronously like
+/// `rws_engine_send`: events the engine reports after its thread applies it
+/// carry the new tag; events already reported or queued (a batched engine may
+/// queue messages right behind OPEN) keep the old one, so a batched host
+/// that tags on OPEN still meets tag 0 on such events and must look those up
+/// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
+/// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
+/// this engine; a closed connection ignores it.
+///
+/// # Safety
+/// `e` live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_set_tag(
+    e: *const rws_engine,
+    conn: u64,
+    tag: u64,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        handle_result(e.handle.set_tag(ConnId(conn), tag))
     })
 }
 
@@ -251,6 +291,7 @@ pub unsafe extern "C" fn rws_engine_broadcast(
 }
 
 /// Sends one message to every connection subscribed to `topic` (encoded once).
+/// Thread-safe: any thread, callbacks included.
 ///
 /// # Safety
 /// `e` live; `topic` a C string; `data` `len` readable bytes.
@@ -421,10 +462,7 @@ pub unsafe extern "C" fn rws_engine_connection_count(e: *const rws_engine) -> us
 pub unsafe extern "C" fn rws_engine_stop(e: *const rws_engine, grace_ms: u32) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        if std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("rocws-loop-"))
-        {
+        if on_engine_thread() {
             return fail(
                 rws_result::RWS_ERR_INVALID_ARGUMENT,
                 "rws_engine_stop called from an engine callback",
@@ -441,9 +479,18 @@ pub unsafe extern "C" fn rws_engine_stop(e: *const rws_engine, grace_ms: u32) ->
     })
 }
 
+/// Whether the caller runs on an engine's event-loop thread (in a callback),
+/// where stopping or freeing an engine would wait for itself.
+fn on_engine_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("rocws-loop-"))
+}
+
 /// Stops the engine (grace of 1 s) if it still runs and frees it, with every
-/// event payload it handed out. NULL is a no-op. Must not be called from a
-/// callback.
+/// event payload it handed out. NULL is a no-op. Called from a callback it
+/// does nothing and records `RWS_ERR_INVALID_ARGUMENT` (the engine's threads
+/// still run: free it from another thread once the callback returned).
 ///
 /// # Safety
 /// `e` NULL or from `rws_engine_start*`, not freed before.
@@ -453,6 +500,13 @@ pub unsafe extern "C" fn rws_engine_free(e: *mut rws_engine) {
         return;
     }
     guard((), || {
+        if on_engine_thread() {
+            fail(
+                rws_result::RWS_ERR_INVALID_ARGUMENT,
+                "rws_engine_free called from an engine callback: not freed",
+            );
+            return;
+        }
         // SAFETY: per the contract above.
         unsafe { rws_engine_stop(e, 1000) };
         // SAFETY: `e` is live and freed once, per the contract.

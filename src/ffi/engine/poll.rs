@@ -9,8 +9,8 @@ use super::super::{check_null, fail, guard, rws_result};
 use super::queue::Packed;
 use super::rws_engine;
 
-/// Takes up to `max` events from a batched engine's queue under the `taken`
-/// lock, then hands the batch and the range to `f`.
+/// Takes up to `max` events from a batched engine's queue into the calling
+/// thread's batch, then hands the batch and the range to `f`.
 fn poll_with<R>(
     e: &rws_engine,
     max: usize,
@@ -23,16 +23,41 @@ fn poll_with<R>(
             "engine was started with callbacks",
         ));
     };
-    let mut taken = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+    let mine = {
+        let mut all = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let thread = std::thread::current().id();
+        all.entry(thread).or_default().clone()
+    };
+    let mut taken = mine.lock().unwrap_or_else(|p| p.into_inner());
     let range = queue.take(&mut taken, max, timeout_ms, &e.handle);
+    if range.is_empty() && timeout_ms < 0 && e.handle.is_stopped() {
+        // A loop of blocking polls ends here instead of spinning on empty
+        // results. (Stop and poll never overlap, per the contract, so every
+        // event of the stop was queued and has been taken.)
+        return Err(fail(
+            rws_result::RWS_ERR_STOPPED,
+            "the engine has stopped and every event was taken",
+        ));
+    }
     Ok(f(&taken.events, range))
 }
 
 /// Moves up to `max` queued events into `events` and stores how many in
 /// `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-/// without limit, or until the engine stops). Event `data` stays valid until
-/// the next poll on this engine or `rws_engine_free`. Poll from one thread at
-/// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+/// without limit). The wait blocks (a condition variable; it rechecks for a
+/// stop every 100 ms), it does not spin.
+///
+/// Returns `RWS_OK` with `*count` > 0 when events came; `RWS_OK` with
+/// `*count` 0 when the timeout passed with nothing queued (timeout 0: nothing
+/// was queued), also on a stopped engine; with timeout -1 on a stopped engine
+/// whose every event was taken, `RWS_ERR_STOPPED` (`*count` 0), so a loop of
+/// blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
+/// callbacks.
+///
+/// Event `data` stays valid until the next poll on this engine from the same
+/// thread, or `rws_engine_free`. Several threads may poll at once, each gets
+/// its own events; none may poll concurrently with
+/// `rws_engine_stop`/`rws_engine_free`.
 ///
 /// # Safety
 /// `e` live; `events` has room for `max` events; `count` writable.
@@ -85,7 +110,8 @@ pub unsafe extern "C" fn rws_engine_poll_events(
 /// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 /// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 /// positions in `data` and need not start at 0. Every pointer is owned by the
-/// engine and stays valid until the next poll on this engine or
+/// engine and stays valid until the next poll on this engine from the same
+/// thread, or
 /// `rws_engine_free`. One C call and a few array views serve a whole batch,
 /// which suits hosts where touching a C struct per event is slow (ctypes).
 #[repr(C)]
@@ -99,7 +125,7 @@ pub struct rws_event_batch {
     pub close_codes: *const u16,
     /// `count` connection ids.
     pub conns: *const u64,
-    /// `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+    /// `count` connection tags (as `rws_event.tag`).
     pub tags: *const u64,
     /// `count + 1` offsets into `data`.
     pub offsets: *const u64,
@@ -108,8 +134,9 @@ pub struct rws_event_batch {
 }
 
 /// Takes up to `max` queued events as one `rws_event_batch` (columns rather
-/// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
-/// when none came. Poll from one thread at a time.
+/// than structs), waiting and returning like `rws_engine_poll_events`;
+/// `out->count` is 0 when none came (and on any failure). Same threads rule
+/// (see `rws_engine_poll_events`).
 ///
 /// # Safety
 /// `e` live; `out` writable.
@@ -123,6 +150,17 @@ pub unsafe extern "C" fn rws_engine_poll_batch(
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
         check_null!(out);
+        let empty = rws_event_batch {
+            count: 0,
+            types: std::ptr::null(),
+            close_codes: std::ptr::null(),
+            conns: std::ptr::null(),
+            tags: std::ptr::null(),
+            offsets: std::ptr::null(),
+            data: std::ptr::null(),
+        };
+        // SAFETY: writable per the contract.
+        unsafe { out.write(empty) };
         let view = |p: &Packed, range: Range<usize>| rws_event_batch {
             count: range.len(),
             types: p.types[range.start..].as_ptr(),
@@ -146,7 +184,9 @@ pub unsafe extern "C" fn rws_engine_poll_batch(
 /// A file descriptor that is readable while events wait in a batched engine
 /// (watch it with epoll/select/asyncio's add_reader, then poll with timeout
 /// 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
-/// close it.
+/// close it. A wake-up may find nothing (`*count` 0): another poll may have
+/// taken the events first, or they were taken after the descriptor was
+/// signalled; poll again when it is next readable. Thread-safe.
 ///
 /// # Safety
 /// `e` NULL or live.

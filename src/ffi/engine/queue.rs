@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::super::event::rws_event_type;
 use super::callbacks::message_event;
 use crate::net::sys::WakeFd;
@@ -270,12 +272,18 @@ impl QueueHandler {
 impl Handler for QueueHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         let path = info.path.as_bytes();
-        self.push_now(rws_event_type::RWS_EVENT_OPEN, conn.id(), info.tag, 0, path);
+        self.push_now(
+            rws_event_type::RWS_EVENT_OPEN,
+            conn.id(),
+            conn.tag(),
+            0,
+            path,
+        );
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         let (t, data) = message_event(&message);
-        self.local.push(t, conn.id().0, 0, 0, data);
+        self.local.push(t, conn.id().0, conn.tag(), 0, data);
         let max = self.queue.max_bytes;
         if max != 0
             && !conn.is_reading_paused()
@@ -287,13 +295,24 @@ impl Handler for QueueHandler {
         }
     }
 
-    fn on_close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+    fn on_ping(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let t = rws_event_type::RWS_EVENT_PING;
+        self.local.push(t, conn.id().0, conn.tag(), 0, &payload);
+    }
+
+    fn on_pong(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let t = rws_event_type::RWS_EVENT_PONG;
+        self.local.push(t, conn.id().0, conn.tag(), 0, &payload);
+    }
+
+    fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
         let t = rws_event_type::RWS_EVENT_CLOSE;
-        self.push_now(t, id, 0, code.0, reason.as_bytes());
+        self.push_now(t, id, tag, code.0, reason.as_bytes());
     }
 
     fn on_drain(&mut self, conn: &mut Conn<'_>) {
-        self.push_now(rws_event_type::RWS_EVENT_DRAIN, conn.id(), 0, 0, &[]);
+        let t = rws_event_type::RWS_EVENT_DRAIN;
+        self.push_now(t, conn.id(), conn.tag(), 0, &[]);
     }
 
     fn on_connect_error(&mut self, tag: u64, error: &std::io::Error) {

@@ -9,7 +9,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 
-use bytes::BytesMut;
+use crate::proto::conn::ReadSpace;
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -127,7 +127,7 @@ impl Stream {
     /// Over TLS: plaintext, as much as the socket held (possibly more than
     /// `max`, never more than 64 KiB of ciphertext beyond it); `Ok(0)` only
     /// after the peer's close_notify.
-    pub fn read_into(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    pub fn read_into(&mut self, buf: &mut ReadSpace<'_>, max: usize) -> io::Result<usize> {
         if let Stream::Tls(t) = self {
             return t.read_into(buf, max);
         }
@@ -143,8 +143,8 @@ impl Stream {
             return Err(io::Error::last_os_error());
         }
         let n = n as usize;
-        // SAFETY: the kernel initialised exactly `n <= want` bytes past `len`.
-        unsafe { buf.set_len(buf.len() + n) };
+        // SAFETY: the kernel initialised exactly `n <= want` bytes of spare capacity.
+        unsafe { buf.commit(n) };
         Ok(n)
     }
 

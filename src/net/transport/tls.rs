@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::io::{self, BufRead, IoSlice, Read, Write};
 
-use bytes::BytesMut;
+use crate::proto::conn::ReadSpace;
 use rustls::Connection;
 
 use super::Stream;
@@ -94,7 +94,7 @@ impl TlsStream {
     }
 
     /// Moves the decrypted bytes into `buf`; how many.
-    fn drain_plaintext(&mut self, buf: &mut BytesMut) -> usize {
+    fn drain_plaintext(&mut self, buf: &mut ReadSpace<'_>) -> usize {
         let mut total = 0;
         loop {
             let mut reader = self.tls.reader();
@@ -114,11 +114,13 @@ impl TlsStream {
     /// bytes arrived), answering the handshake on the way. `Ok(0)`: the peer
     /// closed cleanly (close_notify). End of stream without close_notify,
     /// mid-record or mid-handshake, is a TLS error.
-    pub(super) fn read_into(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
-        // Room for a whole chunk's plaintext at once, as the plain path
-        // reserves its read: one growth, not one per record.
-        if buf.capacity() - buf.len() < CHUNK {
-            buf.reserve(CHUNK);
+    pub(super) fn read_into(&mut self, buf: &mut ReadSpace<'_>, max: usize) -> io::Result<usize> {
+        // Room for what this read may bring at once, as the plain path
+        // reserves its read: one growth, not one per record (capped by `max`,
+        // which is small while a handshake head arrives).
+        let room = max.min(CHUNK);
+        if buf.capacity() - buf.len() < room {
+            buf.reserve(room);
         }
         let mut total = self.drain_plaintext(buf);
         while total < max && !self.eof && !self.peer_closed {

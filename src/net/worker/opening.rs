@@ -5,13 +5,17 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use bytes::Buf;
 use mio::Interest;
 
 use super::{lend_conn, ClientOpening, Phase, Report, Slot, Worker};
 use crate::net::handler::{Handler, OpenInfo, Upgrade};
+use crate::net::sys;
+use crate::net::transport::Stream;
 use crate::proto::handshake::{self, HandshakeError};
 use crate::proto::Role;
+
+/// Bytes asked of one read(2) during the opening handshake.
+const HANDSHAKE_READ: usize = 4096;
 
 impl<H: Handler> Worker<H> {
     // ---- accepting ----
@@ -27,11 +31,14 @@ impl<H: Handler> Worker<H> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog for now.
-                    eprintln!("rocws: accept failed: {e}");
+                    log::warn!("worker {}: accept failed: {e}", self.index);
                     return;
                 }
             };
             let _ = stream.set_nodelay();
+            if let (Some(idle), Stream::Tcp(tcp)) = (self.config.tcp_keepalive, &stream) {
+                let _ = sys::set_tcp_keepalive(tcp, idle);
+            }
             let max = self.config.limits.max_connections;
             let count = self
                 .handle
@@ -66,50 +73,91 @@ impl<H: Handler> Worker<H> {
             if let Some(key) = self.insert(slot, Interest::READABLE | Interest::WRITABLE) {
                 if rejecting {
                     self.mark_dirty(key);
+                } else {
+                    self.handshaking
+                        .push_back((key, self.conns[key].generation));
+                    self.limit_handshakes();
                 }
             }
         }
     }
 
-    pub(super) fn read_handshake(&mut self, slot: usize) {
-        loop {
-            let max_head = self.config.limits.max_handshake;
-            if self.conns[slot].ws.read_buffer().capacity() == 0 {
-                let buf = self.read_pool.take();
-                self.conns[slot].ws.lend_read_buffer(buf);
+    /// Drops the server connections waiting longest in the opening
+    /// handshake while more than `max_handshaking` are: slow or silent peers
+    /// then cannot crowd out new clients.
+    fn limit_handshakes(&mut self) {
+        let max = self.config.limits.max_handshaking;
+        if max == 0 || self.handshaking.len() <= max {
+            return;
+        }
+        let conns = &self.conns;
+        let waiting = |&(slot, generation): &(usize, u32)| {
+            conns.get(slot).is_some_and(|c| {
+                c.generation == generation && matches!(c.phase, Phase::ServerHandshake)
+            })
+        };
+        self.handshaking.retain(waiting);
+        while self.handshaking.len() > max {
+            if let Some((slot, _)) = self.handshaking.pop_front() {
+                self.remove(slot);
             }
-            let have = self.conns[slot].ws.read_buffer().len();
+        }
+    }
+
+    /// Reads the opening handshake: into a buffer that grows with what
+    /// arrives (a slow head pins no pooled read buffer), parsing only once
+    /// the head's end is in (a head sent a byte at a time is scanned once).
+    pub(super) fn read_handshake(&mut self, slot: usize) {
+        let max_head = self.config.limits.max_handshake;
+        let mut scratch = [0u8; HANDSHAKE_READ];
+        loop {
+            let c = &mut self.conns[slot];
+            let have = c.ws.input().len();
             // Read at most one byte past the limit: enough to prove it was passed.
-            let want = (max_head + 1).saturating_sub(have).max(1);
-            match self.read_once(slot, want) {
-                Ok(None) => return,
-                Ok(Some(0)) => return self.remove(slot),
+            let want = (max_head + 1).saturating_sub(have).clamp(1, scratch.len());
+            // A TLS stream decrypts into the (growing) input; a plain one is
+            // read into the stack and appended.
+            let read = match &mut c.stream {
+                Stream::Tls(_) => c.stream.read_into(&mut c.ws.read_space(), want),
+                plain => plain
+                    .read(&mut scratch[..want])
+                    .inspect(|&n| c.ws.feed(&scratch[..n])),
+            };
+            match read {
+                Ok(0) => return self.remove(slot),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.transport_failed(slot, e),
-                Ok(Some(_)) => {}
+            }
+            let c = &mut self.conns[slot];
+            // Only the new bytes (and three before them) can complete "\r\n\r\n".
+            let input = c.ws.input();
+            let head_done = memchr::memmem::find(&input[have.saturating_sub(3)..], b"\r\n\r\n");
+            if head_done.is_none() && input.len() <= max_head {
+                continue;
             }
             let c = &mut self.conns[slot];
             let done = match &c.phase {
-                Phase::ServerHandshake => {
-                    match handshake::parse_request(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((request, consumed))) => {
-                            self.accept_upgrade(slot, request, consumed);
-                            true
-                        }
-                        Err(error) => {
-                            let mut out = Vec::new();
-                            error.write_response(&mut out);
-                            self.reject(slot, &out);
-                            true
-                        }
+                Phase::ServerHandshake => match handshake::parse_request(c.ws.input(), max_head) {
+                    Ok(None) => false,
+                    Ok(Some((request, consumed))) => {
+                        self.accept_upgrade(slot, request, consumed);
+                        true
                     }
-                }
+                    Err(error) => {
+                        let mut out = Vec::new();
+                        error.write_response(&mut out);
+                        self.reject(slot, &out);
+                        true
+                    }
+                },
                 Phase::ClientHandshake(opening) => {
                     let ClientOpening { handshake, path } = &**opening;
-                    match handshake.parse_response(c.ws.read_buffer(), max_head) {
+                    match handshake.parse_response(c.ws.input(), max_head) {
                         Ok(None) => false,
                         Ok(Some((response, consumed))) => {
-                            c.ws.read_buffer().advance(consumed);
+                            c.ws.discard_input(consumed);
                             let info = OpenInfo {
                                 path: path.clone(),
                                 headers: response.headers,
@@ -170,7 +218,10 @@ impl<H: Handler> Worker<H> {
                     protocol.as_deref(),
                     &extra,
                 ) {
-                    eprintln!("rocws: handler's upgrade answer refused: {e}");
+                    log::warn!(
+                        "connection {}: the handler's upgrade answer was refused: {e}",
+                        self.id(slot).0
+                    );
                     HandshakeError {
                         status: 500,
                         reason: "bad upgrade answer",
@@ -180,7 +231,7 @@ impl<H: Handler> Worker<H> {
                 }
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
-                c.ws.read_buffer().advance(consumed);
+                c.ws.discard_input(consumed);
                 let info = OpenInfo {
                     path: request.path,
                     headers: request.headers,
@@ -204,13 +255,12 @@ impl<H: Handler> Worker<H> {
     }
 
     pub(super) fn open(&mut self, slot: usize, info: OpenInfo) {
-        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
         c.report = Report::Owed;
         c.ws.handshake_finished(self.now);
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         self.handler.on_open(&mut conn, info);
         // Frames that arrived with the handshake.
         self.dispatch(slot);
@@ -219,7 +269,7 @@ impl<H: Handler> Worker<H> {
 
     pub(super) fn reject(&mut self, slot: usize, response: &[u8]) {
         let c = &mut self.conns[slot];
-        c.ws.read_buffer().clear();
+        c.ws.discard_input(usize::MAX);
         c.ws.queue_handshake_bytes(response);
         c.phase = Phase::Rejecting;
         c.ws.transport_closing(self.now);

@@ -48,7 +48,10 @@ impl<H: Handler> Worker<H> {
         match write_queued(&mut c.stream, &mut c.ws) {
             Ok(Written::All) => {}
             Ok(Written::Blocked) => c.write_blocked = true,
-            Err(e) => return self.transport_failed(slot, e),
+            Err(e) => {
+                self.log_io_error(slot, "write", &e);
+                return self.transport_failed(slot, e);
+            }
         }
         let buffered = c.ws.buffered_amount();
         if buffered == 0 && c.write_blocked {
@@ -100,10 +103,9 @@ impl<H: Handler> Worker<H> {
     }
 
     pub(super) fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
-        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         f(&mut self.handler, &mut conn);
     }
 
