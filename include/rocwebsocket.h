@@ -427,8 +427,7 @@ typedef struct {
 // `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 // `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 // positions in `data` and need not start at 0. Every pointer is owned by the
-// engine and stays valid until the next poll on this engine from the same
-// thread, or
+// engine and stays valid until the next poll on this engine or
 // `rws_engine_free`. One C call and a few array views serve a whole batch,
 // which suits hosts where touching a C struct per event is slow (ctypes).
 typedef struct {
@@ -876,10 +875,11 @@ rws_result rws_engine_config_init(rws_engine_config *config);
 // blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
 // callbacks.
 //
-// Event `data` stays valid until the next poll on this engine from the same
-// thread, or `rws_engine_free`. Several threads may poll at once, each gets
-// its own events; none may poll concurrently with
-// `rws_engine_stop`/`rws_engine_free`.
+// Event `data` stays valid until the next poll on this engine (from any
+// thread) or `rws_engine_free`. Poll from one thread at a time (any
+// thread, one after another): a poll while another thread's poll is
+// running returns `RWS_ERR_INVALID_ARGUMENT` at once, touching nothing.
+// Not concurrently with `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
 // `e` live; `events` has room for `max` events; `count` writable.

@@ -3,7 +3,8 @@
 #
 #   1. formatting and lints (rustfmt, clippy -D warnings, rustdoc -D warnings)
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
-#      integration tests of the mio engine
+#      integration tests of the mio engine; then the abuse suite (hostile
+#      peers against the release `rocws serve --threads 1`, about 40 s)
 #   3. the Python binding's pytest suite and the Go binding's go test -race
 #      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
 #      Debian's golang-go when go is missing)
@@ -39,6 +40,9 @@ cargo build --release --quiet --bins
 step "cargo test"
 cargo test --quiet 2>&1 | tee target/cargo-test.log
 grep -q "test result: ok" target/cargo-test.log
+
+step "abuse suite: hostile peers against rocws serve --threads 1 (release)"
+cargo test --release --test abuse
 
 step "Python binding (pytest, ctypes over the C ABI)"
 bash scripts/test-python.sh

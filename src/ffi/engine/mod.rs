@@ -2,10 +2,8 @@
 //! config struct, receive events by callback or in batches, and send, close,
 //! broadcast, publish, connect and stop from any thread.
 
-use std::collections::HashMap;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex};
-use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,9 +34,10 @@ pub struct rws_engine {
     queue: Option<Arc<EventQueue>>,
     /// The batch handed out by polls: its bytes stay put until a poll swaps
     /// in the next one.
-    /// Per polling thread, the batch its last poll handed out: a poll on
-    /// one thread never recycles the bytes another thread is still reading.
-    taken: Mutex<HashMap<ThreadId, Arc<Mutex<Taken>>>>,
+    /// The batch polls hand out. One poll at a time: a second thread that
+    /// polls meanwhile is refused rather than made to recycle these bytes
+    /// under the first.
+    taken: Mutex<Taken>,
 }
 
 impl Boxed for rws_engine {}
@@ -87,7 +86,7 @@ unsafe fn start(
             tls_port: engine.local_tls_addr().map_or(0, |a| a.port()),
             engine: Mutex::new(Some(engine)),
             queue,
-            taken: Mutex::new(HashMap::new()),
+            taken: Mutex::new(Taken::default()),
         }),
         Err(e) => {
             fail(rws_result::RWS_ERR_IO, format!("cannot start: {e}"));

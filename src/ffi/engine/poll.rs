@@ -2,6 +2,7 @@
 //! wake-up file descriptor.
 
 use std::ops::Range;
+use std::sync::TryLockError;
 
 use super::super::event::{rws_event, rws_event_type};
 use super::super::handle::{self, try_ref};
@@ -9,8 +10,8 @@ use super::super::{check_null, fail, guard, rws_result};
 use super::queue::Packed;
 use super::rws_engine;
 
-/// Takes up to `max` events from a batched engine's queue into the calling
-/// thread's batch, then hands the batch and the range to `f`.
+/// Takes up to `max` events from a batched engine's queue, then hands the
+/// batch and the range to `f`; refused while another thread is polling.
 fn poll_with<R>(
     e: &rws_engine,
     max: usize,
@@ -23,12 +24,16 @@ fn poll_with<R>(
             "engine was started with callbacks",
         ));
     };
-    let mine = {
-        let mut all = e.taken.lock().unwrap_or_else(|p| p.into_inner());
-        let thread = std::thread::current().id();
-        all.entry(thread).or_default().clone()
+    let mut taken = match e.taken.try_lock() {
+        Ok(taken) => taken,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            return Err(fail(
+                rws_result::RWS_ERR_INVALID_ARGUMENT,
+                "another thread is polling this engine: poll from one thread at a time",
+            ))
+        }
     };
-    let mut taken = mine.lock().unwrap_or_else(|p| p.into_inner());
     let range = queue.take(&mut taken, max, timeout_ms, &e.handle);
     if range.is_empty() && timeout_ms < 0 && e.handle.is_stopped() {
         // A loop of blocking polls ends here instead of spinning on empty
@@ -54,10 +59,11 @@ fn poll_with<R>(
 /// blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
 /// callbacks.
 ///
-/// Event `data` stays valid until the next poll on this engine from the same
-/// thread, or `rws_engine_free`. Several threads may poll at once, each gets
-/// its own events; none may poll concurrently with
-/// `rws_engine_stop`/`rws_engine_free`.
+/// Event `data` stays valid until the next poll on this engine (from any
+/// thread) or `rws_engine_free`. Poll from one thread at a time (any
+/// thread, one after another): a poll while another thread's poll is
+/// running returns `RWS_ERR_INVALID_ARGUMENT` at once, touching nothing.
+/// Not concurrently with `rws_engine_stop`/`rws_engine_free`.
 ///
 /// # Safety
 /// `e` live; `events` has room for `max` events; `count` writable.
@@ -110,8 +116,7 @@ pub unsafe extern "C" fn rws_engine_poll_events(
 /// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 /// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 /// positions in `data` and need not start at 0. Every pointer is owned by the
-/// engine and stays valid until the next poll on this engine from the same
-/// thread, or
+/// engine and stays valid until the next poll on this engine or
 /// `rws_engine_free`. One C call and a few array views serve a whole batch,
 /// which suits hosts where touching a C struct per event is slow (ctypes).
 #[repr(C)]
