@@ -3,7 +3,7 @@
 #
 #   1. builds librocwebsocket (cargo build --release --lib)
 #   2. makes a virtualenv at target/py-venv with the machine's python3 and
-#      installs pytest into it (once)
+#      installs pytest and websockets into it (once); openssl if missing
 #   3. runs pytest on bindings/python/tests with ROCWS_LIB pointing at the build
 #
 # Exits non-zero on any failure, including pytest's exit code 5 (no test ran).
@@ -23,6 +23,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c 'import pytest' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check pytest
+fi
+# Python's own websockets client checks rocws over wss:// (tests/test_tls.py).
+if ! "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check websockets
+fi
+# tests/test_tls.py makes its certificates with the openssl command.
+if ! command -v openssl >/dev/null; then
+    apt-get install -y -qq openssl >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 fi
 "$venv/bin/python" --version
 

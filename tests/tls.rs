@@ -702,3 +702,63 @@ fn client_reports_1015_when_the_server_drops_mid_record() {
     peer.join().unwrap();
     client.stop(Duration::from_secs(1));
 }
+
+#[test]
+fn broadcast_publish_and_paused_reading_over_tls() {
+    let ca = Ca::new("test CA");
+    let (stx, srx) = mpsc::channel();
+    let config = Config {
+        listen_tls: vec![TlsListen {
+            endpoint: local(),
+            acceptor: ca.leaf(&["localhost"]).acceptor(),
+        }],
+        threads: 1,
+        ..Config::default()
+    };
+    let server = Engine::start(config, move |_, _| Recorder(stx.clone())).unwrap();
+    let port = server.local_tls_addr().unwrap().port();
+    let (client, rx) = recorder(Config::default());
+    let url = format!("wss://localhost:{port}/");
+    let id = open(&client, &rx, &url, with_tls(trusting(&ca)));
+    let sid = match next(&srx) {
+        Seen::Open(sid, _) => sid,
+        other => panic!("{other:?}"),
+    };
+    let expect = |text: &str| match next(&rx) {
+        Seen::Message(got, m) => assert_eq!((got, m.as_bytes()), (id, text.as_bytes())),
+        other => panic!("expected {text:?}, got {other:?}"),
+    };
+    server
+        .handle()
+        .broadcast(&Message::Text("to all".into()))
+        .unwrap();
+    expect("to all");
+    server.handle().subscribe(sid, "ticks").unwrap();
+    server
+        .handle()
+        .publish("ticks", &Message::Binary(vec![1; 20_000].into()))
+        .unwrap();
+    match next(&rx) {
+        Seen::Message(_, m) => assert_eq!(m.as_bytes(), &[1; 20_000][..]),
+        other => panic!("{other:?}"),
+    }
+    // Paused: the server reads nothing (the bytes wait, encrypted, in the
+    // socket); resumed: they arrive.
+    server.handle().pause_reading(sid).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    client
+        .handle()
+        .send(id, Message::Text("while paused".into()))
+        .unwrap();
+    assert!(
+        srx.recv_timeout(Duration::from_millis(400)).is_err(),
+        "nothing read while paused"
+    );
+    server.handle().resume_reading(sid).unwrap();
+    match next(&srx) {
+        Seen::Message(got, m) => assert_eq!((got, m.as_bytes()), (sid, &b"while paused"[..])),
+        other => panic!("{other:?}"),
+    }
+    client.stop(Duration::from_secs(1));
+    server.stop(Duration::from_secs(1));
+}

@@ -123,5 +123,8 @@ func (o *Options) config() (C.rws_engine_config, []*cStrings, error) {
 	if o.CloseTimeout > 0 {
 		cfg.close_timeout_ms = millis(o.CloseTimeout)
 	}
-	return cfg, []*cStrings{listen, protocols}, nil
+	tlsListen := newCStrings(o.TLSListen)
+	cfg.tls_listen = tlsListen.ptr
+	cfg.tls_listen_count = C.size_t(len(o.TLSListen))
+	return cfg, []*cStrings{listen, protocols, tlsListen}, nil
 }

@@ -83,6 +83,12 @@ type Options struct {
 	HandshakeTimeout, IdleTimeout, PingInterval, PongTimeout, CloseTimeout time.Duration
 	// Protocols are the subprotocols supported, in preference order.
 	Protocols []string
+	// TLSCertFile and TLSKeyFile (PEM) serve wss://: on TLSListen, or, when
+	// it is empty, on every Listen address. TLSClientCAFile asks clients
+	// for a certificate from one of its CAs (mutual TLS).
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// TLSListen holds wss:// addresses beside the plain Listen ones.
+	TLSListen []string
 	// BatchSize is how many events one cgo call may carry (default 1024).
 	// 1 makes a crossing per event, which only a benchmark wants.
 	BatchSize int
@@ -110,6 +116,8 @@ type Engine struct {
 	events    *C.rws_event // C memory: BatchSize events
 	batch     int
 	port      int
+	tlsPort   int
+	tlsServer *C.rws_tls_server // ours to free; the engine holds its own share
 	onMessage func(*Conn, MessageType, []byte)
 
 	conns map[uint64]*Conn // the poller goroutine's alone
@@ -139,6 +147,16 @@ type dialResult struct {
 
 // Start starts an engine with its poller goroutine.
 func Start(opts Options) (*Engine, error) {
+	var tlsServer *C.rws_tls_server
+	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" || len(opts.TLSListen) > 0 {
+		var err error
+		if tlsServer, err = newTLSServer(opts.TLSCertFile, opts.TLSKeyFile, opts.TLSClientCAFile); err != nil {
+			return nil, err
+		}
+		if len(opts.TLSListen) == 0 {
+			opts.TLSListen, opts.Listen = opts.Listen, nil
+		}
+	}
 	cfg, strs, err := opts.config()
 	defer func() {
 		for _, s := range strs {
@@ -146,10 +164,13 @@ func Start(opts Options) (*Engine, error) {
 		}
 	}()
 	if err != nil {
+		C.rws_tls_server_free(tlsServer)
 		return nil, err
 	}
+	cfg.tls_server = tlsServer
 	r := C.rwsgo_start(&cfg)
 	if r.engine == nil {
+		C.rws_tls_server_free(tlsServer)
 		return nil, newError("rws_engine_start_batched", ResultStartFailed, takeMessage(r.msg))
 	}
 	batch := opts.BatchSize
@@ -161,6 +182,8 @@ func Start(opts Options) (*Engine, error) {
 		events:       (*C.rws_event)(C.calloc(C.size_t(batch), C.size_t(unsafe.Sizeof(C.rws_event{})))),
 		batch:        batch,
 		port:         int(C.rws_engine_port(r.engine)),
+		tlsPort:      int(C.rws_engine_tls_port(r.engine)),
+		tlsServer:    tlsServer,
 		onMessage:    opts.OnMessage,
 		conns:        make(map[uint64]*Conn),
 		dials:        make(map[uint64]chan dialResult),
@@ -245,6 +268,13 @@ func (e *Engine) closeConn(id uint64, code StatusCode, reason string) error {
 // fails at once with ErrInvalidArgument; a refused connection with a
 // *ConnectError.
 func (e *Engine) Dial(ctx context.Context, url string) (*Conn, error) {
+	return e.dial(ctx, url, func(u *C.char, tag uint64) C.rwsgo_res {
+		return C.rwsgo_connect(e.ptr, u, C.uint64_t(tag))
+	})
+}
+
+// dial registers a tag, runs connect under the engine lock and waits.
+func (e *Engine) dial(ctx context.Context, url string, connect func(u *C.char, tag uint64) C.rwsgo_res) (*Conn, error) {
 	tag := atomic.AddUint64(&e.nextTag, 1)
 	ch := make(chan dialResult, 1)
 	e.dialMu.Lock()
@@ -252,7 +282,7 @@ func (e *Engine) Dial(ctx context.Context, url string) (*Conn, error) {
 	e.dialMu.Unlock()
 	u := C.CString(url)
 	err := e.call("rws_engine_connect", func() C.rwsgo_res {
-		return C.rwsgo_connect(e.ptr, u, C.uint64_t(tag))
+		return connect(u, tag)
 	})
 	C.free(unsafe.Pointer(u))
 	if err != nil {
@@ -339,6 +369,8 @@ func (e *Engine) Close() error {
 		e.mu.Lock()
 		e.freed = true
 		C.rws_engine_free(e.ptr)
+		C.rws_tls_server_free(e.tlsServer)
+		e.tlsServer = nil
 		e.ptr = nil
 		C.free(unsafe.Pointer(e.events))
 		e.events = nil

@@ -72,6 +72,53 @@ static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint
 	return rwsgo_done(rws_engine_connect(e, url, tag));
 }
 
+static inline rwsgo_res rwsgo_connect_tls(const rws_engine *e, const char *url, uint64_t tag,
+                                         const rws_tls_client *tls, const char *server_name) {
+	return rwsgo_done(rws_engine_connect_tls(e, url, tag, tls, server_name));
+}
+
+typedef struct {
+	rws_tls_server *server;
+	char *msg;
+} rwsgo_tls_server_res;
+
+// Certificates from PEM bytes in C memory (client_ca may be NULL).
+static inline rwsgo_tls_server_res rwsgo_tls_server_new(const char *cert, size_t cert_len, const char *key,
+                                                        size_t key_len, const char *ca, size_t ca_len) {
+	rwsgo_tls_server_res out = {rws_tls_server_new((const uint8_t *)cert, cert_len, (const uint8_t *)key,
+	                                               key_len, (const uint8_t *)ca, ca_len),
+	                            NULL};
+	if (out.server == NULL) out.msg = rwsgo_message();
+	return out;
+}
+
+static inline rwsgo_res rwsgo_tls_server_reload(const rws_tls_server *s, const char *cert, const char *key) {
+	return rwsgo_done(rws_tls_server_reload_files(s, cert, key));
+}
+
+typedef struct {
+	rws_tls_client *client;
+	char *msg;
+} rwsgo_tls_client_res;
+
+static inline rwsgo_tls_client_res rwsgo_tls_client_new(const char *ca, size_t ca_len, const char *cert,
+                                                        size_t cert_len, const char *key, size_t key_len,
+                                                        bool danger) {
+	rws_tls_client_config c;
+	rwsgo_tls_client_res out;
+	memset(&c, 0, sizeof c);
+	c.ca_pem = (const uint8_t *)ca;
+	c.ca_pem_len = ca_len;
+	c.cert_pem = (const uint8_t *)cert;
+	c.cert_pem_len = cert_len;
+	c.key_pem = (const uint8_t *)key;
+	c.key_pem_len = key_len;
+	c.danger_accept_invalid_certs = danger;
+	out.client = rws_tls_client_new(&c);
+	out.msg = out.client == NULL ? rwsgo_message() : NULL;
+	return out;
+}
+
 static inline rwsgo_res rwsgo_stop(const rws_engine *e, uint32_t grace_ms) {
 	return rwsgo_done(rws_engine_stop(e, grace_ms));
 }

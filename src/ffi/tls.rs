@@ -274,6 +274,7 @@ pub unsafe extern "C" fn rws_tls_client_new(
             client_cert_pem: optional_bytes!(cert_pem, cert_len).map(<[u8]>::to_vec),
             client_key_pem: optional_bytes!(key_pem, key_len).map(<[u8]>::to_vec),
             danger_accept_invalid_certs: c.danger_accept_invalid_certs,
+            no_session_resumption: false,
         };
         match TlsConnector::new(&options) {
             Ok(connector) => handle::into_c(rws_tls_client { connector }),

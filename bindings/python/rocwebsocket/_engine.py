@@ -112,9 +112,16 @@ class Engine:
             ``max_queued_bytes`` (untaken event bytes before the engine stops
             reading from the connections that deliver more; default 64 MiB,
             0: no cap; nothing is ever dropped).
+        certfile, keyfile: serve ``wss://``: a PEM certificate chain and its
+            key (as ``ssl.SSLContext.load_cert_chain``). The ``tls_listen``
+            addresses use them, or else every ``listen`` address does.
+        client_cafile: with ``certfile``: clients must present a certificate
+            issued by a CA of this PEM file (mutual TLS).
+        tls_listen: TLS addresses beside the plain ``listen`` ones.
 
     Raises:
-        EngineStartError: bad settings or an address that cannot be bound.
+        EngineStartError: bad settings, bad certificates, or an address that
+            cannot be bound.
 
     Use it as a context manager (``with``/``async with``): leaving it stops the
     engine (1001 to every connection) and frees it.
@@ -127,21 +134,42 @@ class Engine:
         threads: int = 0,
         batch_size: int = 1024,
         listener: Optional["Listener"] = None,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        client_cafile: Optional[str] = None,
+        tls_listen: Sequence[str] = (),
         **settings: Any,
     ) -> None:
         if isinstance(listen, str):
             listen = [listen]
-        cfg, keep = _ffi.make_config(listen, threads=threads, **settings)
-        ptr = lib.rws_engine_start_batched(ctypes.byref(cfg))
-        del keep  # the C side copied every string
-        if not ptr:
-            raise _ffi.start_error()
+        if isinstance(tls_listen, str):
+            tls_listen = [tls_listen]
+        self._tls_server: Optional[int] = None
+        self._tls_clients: Dict[tuple, int] = {}
+        if certfile or keyfile or client_cafile or tls_listen:
+            self._tls_server = _tls_server(certfile, keyfile, client_cafile)
+            if not tls_listen:
+                tls_listen, listen = listen, ()
+        try:
+            cfg, keep = _ffi.make_config(
+                listen, threads=threads, tls_listen=tls_listen, tls_server=self._tls_server, **settings
+            )
+            ptr = lib.rws_engine_start_batched(ctypes.byref(cfg))
+            del keep  # the C side copied every string
+            if not ptr:
+                raise _ffi.start_error()
+        except BaseException:
+            if self._tls_server:
+                lib.rws_tls_server_free(self._tls_server)
+                self._tls_server = None
+            raise
         self._ptr: int = ptr
         self._gate = _Gate()
         self._stopped = False
         self._batch_size = batch_size
         self._raw_batch = rws_event_batch()
         self._port: int = lib.rws_engine_port(ptr)
+        self._tls_port: int = lib.rws_engine_tls_port(ptr)
         self._fd: int = lib.rws_engine_event_fd(ptr)
         # asyncio state, set up by attach()
         self._listener = listener
@@ -157,6 +185,41 @@ class Engine:
     def port(self) -> int:
         """The TCP port of the first TCP listener (the real one after port 0), or 0."""
         return self._port
+
+    @property
+    def tls_port(self) -> int:
+        """The TCP port of the first TLS listener (the real one after port 0), or 0."""
+        return self._tls_port
+
+    def reload_cert(self, certfile: str, keyfile: str) -> None:
+        """Swaps in a new certificate chain and key (PEM files) for the TLS
+        listeners: new handshakes get it, open connections are untouched. On
+        error the old one stays.
+
+        Raises:
+            InvalidArgumentError, IoError: a bad or unreadable file.
+        """
+        if not self._tls_server:
+            raise ValueError("this engine has no TLS listener")
+        _ffi.check(lib.rws_tls_server_reload_files(self._tls_server, certfile.encode(), keyfile.encode()))
+
+    def _tls_client(self, options: tuple) -> int:
+        """The C TLS client configuration for these options, made once per engine."""
+        client = self._tls_clients.get(options)
+        if client is None:
+            cafile, certfile, keyfile, danger = options
+            read = lambda path: open(path, "rb").read() if path else None  # noqa: E731
+            ca, cert, key = read(cafile), read(certfile), read(keyfile)
+            c = _ffi.rws_tls_client_config()
+            c.ca_pem, c.ca_pem_len = ca, len(ca or b"")
+            c.cert_pem, c.cert_pem_len = cert, len(cert or b"")
+            c.key_pem, c.key_pem_len = key, len(key or b"")
+            c.danger_accept_invalid_certs = danger
+            client = lib.rws_tls_client_new(ctypes.byref(c))
+            if not client:
+                raise _ffi.start_error()
+            self._tls_clients[options] = client
+        return client
 
     @property
     def event_fd(self) -> int:
@@ -235,15 +298,35 @@ class Engine:
         """Resumes reading from ``conn`` (a no-op when it is not paused)."""
         self._call(lib.rws_engine_resume_reading, conn)
 
-    def connect(self, url: str, tag: int = 0) -> None:
-        """Opens a client connection to ``url`` (``ws://host:port/path`` or
-        ``ws+unix:///path``); an OPEN or CONNECT_ERROR event carrying ``tag``
-        follows. Name resolution happens on the calling thread.
+    def connect(
+        self,
+        url: str,
+        tag: int = 0,
+        *,
+        cafile: Optional[str] = None,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        server_hostname: Optional[str] = None,
+        danger_accept_invalid_certs: bool = False,
+    ) -> None:
+        """Opens a client connection to ``url`` (``ws://host:port/path``,
+        ``ws+unix:///path`` or ``wss://...``); an OPEN or CONNECT_ERROR event
+        carrying ``tag`` follows. Name resolution happens on the calling thread.
+
+        For ``wss://``, as with ``ssl``: ``cafile`` (PEM CAs to trust instead
+        of the system's store), ``certfile``/``keyfile`` (a client
+        certificate for mutual TLS), ``server_hostname`` (the name sent and
+        checked, if not the URL's host). ``danger_accept_invalid_certs``
+        turns certificate checks off (tests only). A TLS failure is a
+        CONNECT_ERROR whose text starts with ``TLS:`` (close code 1015).
 
         Raises:
-            InvalidArgumentError: a malformed URL (or ``wss://``).
+            InvalidArgumentError: a malformed URL.
         """
-        self._call(lib.rws_engine_connect, url.encode(), tag)
+        options = (cafile, certfile, keyfile, danger_accept_invalid_certs)
+        client = self._tls_client(options) if any(options) else None
+        name = server_hostname.encode() if server_hostname else None
+        self._call(lib.rws_engine_connect_tls, url.encode(), tag, client, name)
 
     # ---- blocking receive ----
     def _poll_raw(self, max_events: int, timeout_ms: int) -> Batch:
@@ -358,6 +441,12 @@ class Engine:
             gate.freed = True
             self._stopped = True
             lib.rws_engine_free(self._ptr)
+            if self._tls_server:
+                lib.rws_tls_server_free(self._tls_server)
+                self._tls_server = None
+            for client in self._tls_clients.values():
+                lib.rws_tls_client_free(client)
+            self._tls_clients.clear()
         finally:
             gate.unlock()
 
@@ -493,8 +582,9 @@ class Engine:
             await w
         return self._accepted.popleft()
 
-    async def dial(self, url: str, timeout: Optional[float] = 10.0) -> "Connection":
-        """Opens a client connection and waits until it is open (asyncio).
+    async def dial(self, url: str, timeout: Optional[float] = 10.0, **tls: Any) -> "Connection":
+        """Opens a client connection and waits until it is open (asyncio);
+        ``tls`` takes :meth:`connect`'s ``wss://`` options.
 
         Raises:
             InvalidArgumentError: a malformed URL.
@@ -507,7 +597,7 @@ class Engine:
         fut: "asyncio.Future[Connection]" = self._loop.create_future()
         self._dials[tag] = fut
         try:
-            self.connect(url, tag)
+            self.connect(url, tag, **tls)
         except BaseException:
             del self._dials[tag]
             raise
@@ -567,6 +657,24 @@ def _events_of(batch: Batch, copy: bool) -> List[Event]:
             batch.types, batch.conns, batch.tags, batch.close_codes, ends, ends[1:]
         )
     ]
+
+
+def _tls_server(certfile: Optional[str], keyfile: Optional[str], client_cafile: Optional[str]) -> int:
+    """A C ``rws_tls_server`` from PEM files (freed by the engine)."""
+    if not (certfile and keyfile):
+        raise ValueError("TLS needs both certfile and keyfile")
+    with open(certfile, "rb") as f:
+        cert = f.read()
+    with open(keyfile, "rb") as f:
+        key = f.read()
+    ca = None
+    if client_cafile:
+        with open(client_cafile, "rb") as f:
+            ca = f.read()
+    ptr = lib.rws_tls_server_new(cert, len(cert), key, len(key), ca, len(ca or b""))
+    if not ptr:
+        raise _ffi.start_error()
+    return ptr
 
 
 class Server(Engine):

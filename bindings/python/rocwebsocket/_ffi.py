@@ -209,6 +209,20 @@ class rws_engine_config(Structure):
     ]
 
 
+class rws_tls_client_config(Structure):
+    _fields_ = [
+        ("ca_pem", c_char_p),
+        ("ca_pem_len", c_size_t),
+        ("cert_pem", c_char_p),
+        ("cert_pem_len", c_size_t),
+        ("key_pem", c_char_p),
+        ("key_pem_len", c_size_t),
+        ("pins_sha256", c_char_p),
+        ("pin_count", c_size_t),
+        ("danger_accept_invalid_certs", c_bool),
+    ]
+
+
 # void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event)
 rws_callback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, POINTER(rws_event))
 
@@ -298,6 +312,13 @@ _declare("rws_engine_publish", c_int, c_void_p, c_char_p, c_uint8, c_char_p, c_s
 _declare("rws_engine_subscribe", c_int, c_void_p, c_uint64, c_char_p, c_bool)
 _declare("rws_engine_connect", c_int, c_void_p, c_char_p, c_uint64)
 _declare("rws_engine_connection_count", c_size_t, c_void_p)
+_declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p, c_char_p)
+_declare("rws_engine_tls_port", c_uint16, c_void_p)
+_declare("rws_tls_server_new", c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t)
+_declare("rws_tls_server_reload_files", c_int, c_void_p, c_char_p, c_char_p)
+_declare("rws_tls_server_free", None, c_void_p)
+_declare("rws_tls_client_new", c_void_p, POINTER(rws_tls_client_config))
+_declare("rws_tls_client_free", None, c_void_p)
 _declare("rws_engine_stop", c_int, c_void_p, c_uint32)
 _declare("rws_engine_free", None, c_void_p)
 _declare("rws_ctx_conn", c_uint64, c_void_p)
@@ -384,6 +405,8 @@ def make_config(
     close_timeout: Optional[float] = None,
     protocols: Sequence[str] = (),
     max_queued_bytes: Optional[int] = None,
+    tls_listen: Sequence[str] = (),
+    tls_server: Optional[int] = None,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
@@ -401,6 +424,12 @@ def make_config(
         keep.append(arr)
         cfg.protocols = ctypes.cast(arr, POINTER(c_char_p))
     cfg.protocol_count = n
+    arr, n = _strings(list(tls_listen))
+    if arr is not None:
+        keep.append(arr)
+        cfg.tls_listen = ctypes.cast(arr, POINTER(c_char_p))
+    cfg.tls_listen_count = n
+    cfg.tls_server = tls_server
     cfg.threads = threads
     cfg.max_connections = max_connections
     if max_frame_size is not None:

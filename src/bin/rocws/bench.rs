@@ -45,7 +45,13 @@ pub const USAGE: &str =
       --warmup SECS                unmeasured load before it (default 2)
       --threads N                  load threads, connections dealt round-robin (default 1)
       --pin CPU[,CPU...]           pin the load threads (thread i to the i-th CPU of the list)
-      --server-pid PID             report the server's CPU time per message from /proc/PID/stat";
+      --server-pid PID             report the server's CPU time per message from /proc/PID/stat
+      --ca FILE                    wss://: trust these PEM CAs (default: the system's store)
+      --server-name NAME           wss://: the name to send and check, if not the URL's host
+      --danger-accept-invalid-certs
+                                   wss://: accept any certificate (self-signed test servers)
+      --tls-resume                 wss://: resume TLS sessions (default: every connection makes
+                                   a full handshake)";
 
 struct Options {
     url: String,
@@ -65,6 +71,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut server_pid = None;
     let mut pin = Vec::new();
     let mut engine = false;
+    let mut tls = rocwebsocket::net::TlsClientOptions {
+        no_session_resumption: true,
+        ..Default::default()
+    };
+    let mut server_name = None;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -90,6 +101,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--warmup" => warmup = super::number(next()?, flag)?,
             "--threads" => threads = super::number(next()?, flag)?,
             "--server-pid" => server_pid = Some(super::number(next()?, flag)?),
+            "--ca" => {
+                let path = next()?;
+                tls.ca_pem = Some(std::fs::read(path).map_err(|e| format!("{path}: {e}"))?);
+            }
+            "--server-name" => server_name = Some(next()?.to_owned()),
+            "--danger-accept-invalid-certs" => tls.danger_accept_invalid_certs = true,
+            "--tls-resume" => tls.no_session_resumption = false,
             "--pin" => {
                 pin = next()?
                     .split(',')
@@ -133,7 +151,20 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 .ok_or_else(|| format!("{url}: no address"))?,
         ),
     };
+    let tls = if parsed.tls {
+        if engine {
+            return Err("--engine does not take wss:// URLs yet".into());
+        }
+        let connector = rocwebsocket::net::TlsConnector::new(&tls).map_err(|e| e.to_string())?;
+        Some((
+            connector,
+            server_name.unwrap_or_else(|| parsed.host.clone()),
+        ))
+    } else {
+        None
+    };
     let plan = Plan {
+        tls,
         mode,
         target,
         host: parsed.host_header(),

@@ -37,6 +37,10 @@ pub struct TlsClientOptions {
     /// holds its key. Dangerous: anyone on the path can read and change the
     /// traffic. For tests against self-signed servers only.
     pub danger_accept_invalid_certs: bool,
+    /// Never resume a TLS session: every connection makes a full handshake
+    /// (by default sessions are kept in memory and resumed, which skips the
+    /// certificate exchange).
+    pub no_session_resumption: bool,
 }
 
 impl fmt::Debug for TlsClientOptions {
@@ -135,6 +139,9 @@ impl TlsConnector {
             _ => return Err(invalid("a client certificate needs both its chain and key")),
         };
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        if options.no_session_resumption {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
         Ok(TlsConnector {
             config: Arc::new(config),
         })

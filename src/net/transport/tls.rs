@@ -115,6 +115,13 @@ impl TlsStream {
     /// closed cleanly (close_notify). End of stream without close_notify,
     /// mid-record or mid-handshake, is a TLS error.
     pub(super) fn read_into(&mut self, buf: &mut ReadSpace<'_>, max: usize) -> io::Result<usize> {
+        // Room for what this read may bring at once, as the plain path
+        // reserves its read: one growth, not one per record (capped by `max`,
+        // which is small while a handshake head arrives).
+        let room = max.min(CHUNK);
+        if buf.capacity() - buf.len() < room {
+            buf.reserve(room);
+        }
         let mut total = self.drain_plaintext(buf);
         while total < max && !self.eof && !self.peer_closed {
             let got = SCRATCH.with_borrow_mut(|scratch| -> io::Result<usize> {

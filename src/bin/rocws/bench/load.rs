@@ -73,6 +73,8 @@ pub struct Plan {
     pub duration: Duration,
     /// CPUs to pin thread `i` to (`pin[i % len]`), when more than one is given.
     pub pin_threads: Vec<usize>,
+    /// `wss://`: the client configuration and the server name to check.
+    pub tls: Option<(rocwebsocket::net::TlsConnector, String)>,
 }
 
 /// What the threads and the main thread share.
@@ -272,6 +274,10 @@ impl<'a> Load<'a> {
                     Stream::Unix(s)
                 }
             };
+            if let Some((connector, name)) = &plan.tls {
+                stream =
+                    Stream::tls_client(stream, connector, name).map_err(|e| format!("TLS: {e}"))?;
+            }
             poll.registry()
                 .register(
                     &mut stream,
