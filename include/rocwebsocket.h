@@ -79,6 +79,12 @@
 // 1015: local only: TLS handshake failure.
 #define RWS_CLOSE_TLS_HANDSHAKE 1015
 
+// A timeout value that turns the timeout off (0 means "the default").
+#define RWS_TIMEOUT_NEVER UINT32_MAX
+
+// A size limit value that means "no limit" (0 means "the default").
+#define RWS_NO_LIMIT UINT64_MAX
+
 // Frame opcode: continuation.
 #define RWS_OPCODE_CONTINUATION 0
 
@@ -313,33 +319,38 @@ typedef struct {
   uint32_t close_ms;
 } rws_timeouts;
 
-// Engine settings. Initialise with `rws_engine_config_init`, then change fields.
-// Strings are copied by `rws_engine_start*`; they need not outlive the call.
+// Engine settings. Initialise with `rws_engine_config_init`, then change
+// fields; a field left 0 (a zeroed struct included) takes its default, so
+// no value of 0 ever means "drop everything" or "never time out". Turn a
+// timeout off with `RWS_TIMEOUT_NEVER` and lift a byte limit with
+// `RWS_NO_LIMIT`. Strings are copied by `rws_engine_start*`; they need not
+// outlive the call.
 typedef struct {
   // Addresses to listen on: `127.0.0.1:9001`, `[::1]:9001`, `unix:/path`.
   // NULL with `listen_count` 0 for a client-only engine.
   const char *const *listen;
   // Entries in `listen`.
   size_t listen_count;
-  // Event-loop threads; 0 means one per core.
+  // Event-loop threads (at most 1024); 0: one per core.
   uint32_t threads;
-  // Most simultaneous connections (503 beyond); 0 means no limit.
+  // Most simultaneous connections (503 beyond); 0: no limit.
   uint32_t max_connections;
-  // Frame and message limits (1009 beyond).
+  // Frame and message limits (1009 beyond); 0: 16 MiB frames, 64 MiB messages.
   rws_conn_config conn;
-  // Most unsent bytes per connection before `backpressure` applies.
+  // Most unsent bytes per connection before `backpressure` applies; 0: 64 MiB.
   uint64_t max_buffered;
   // What happens past `max_buffered` (an `rws_backpressure` value).
   uint32_t backpressure;
-  // Milliseconds to finish the opening handshake; 0 disables.
+  // Milliseconds to finish the opening handshake; 0: 10 s.
   uint32_t handshake_timeout_ms;
-  // Milliseconds without received bytes before closing; 0 disables.
+  // Milliseconds without received bytes before closing with 1001; 0: off.
   uint32_t idle_timeout_ms;
-  // Milliseconds without received bytes before sending a ping; 0 disables.
+  // Milliseconds without received bytes before a keepalive ping; 0: 30 s.
   uint32_t ping_interval_ms;
-  // Milliseconds to wait for an answer to a ping before dropping.
+  // Milliseconds to wait for any byte after that ping before the
+  // connection is dropped (CLOSE 1006); 0: 10 s.
   uint32_t pong_timeout_ms;
-  // Milliseconds for the closing handshake before the socket is shut.
+  // Milliseconds for the closing handshake before the socket is shut; 0: 5 s.
   uint32_t close_timeout_ms;
   // Subprotocols supported, in preference order (may be NULL when 0): the
   // server side chooses among them. They do not apply to client
@@ -349,8 +360,20 @@ typedef struct {
   size_t protocol_count;
   // Batched engines: untaken event bytes past which the connections that
   // deliver more stop being read until the host polls (TCP flow control
-  // then slows their peers); 0 means no cap. No event is ever dropped.
+  // then slows their peers); 0: 64 MiB. No event is ever dropped.
   uint64_t max_queued_bytes;
+  // Connections in the opening handshake per thread, past which the one
+  // waiting longest is dropped (slowloris); 0: 1024; `UINT32_MAX`: no limit.
+  uint32_t max_handshaking;
+  // TCP keepalive: seconds idle before the kernel probes; 0: 60;
+  // `RWS_TIMEOUT_NEVER`: the system's setting.
+  uint32_t tcp_keepalive_s;
+  // Unsent bytes past which a connection is not read until its peer reads
+  // them below `write_low_watermark` (TCP then pushes back on a peer that
+  // sends but never reads); 0: 1 MiB; `RWS_NO_LIMIT`: off.
+  uint64_t write_high_watermark;
+  // Where reading resumes; 0: 256 KiB.
+  uint64_t write_low_watermark;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -385,7 +408,8 @@ typedef struct {
 // `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 // `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 // positions in `data` and need not start at 0. Every pointer is owned by the
-// engine and stays valid until the next poll on this engine or
+// engine and stays valid until the next poll on this engine from the same
+// thread, or
 // `rws_engine_free`. One C call and a few array views serve a whole batch,
 // which suits hosts where touching a C struct per event is slow (ctypes).
 typedef struct {
@@ -696,8 +720,9 @@ size_t rws_engine_connection_count(const rws_engine *e);
 rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
 
 // Stops the engine (grace of 1 s) if it still runs and frees it, with every
-// event payload it handed out. NULL is a no-op. Must not be called from a
-// callback.
+// event payload it handed out. NULL is a no-op. Called from a callback it
+// does nothing and records `RWS_ERR_INVALID_ARGUMENT` (the engine's threads
+// still run: free it from another thread once the callback returned).
 //
 // # Safety
 // `e` NULL or from `rws_engine_start*`, not freed before.
@@ -760,10 +785,12 @@ rws_result rws_ctx_subscribe(rws_ctx *ctx, const char *topic);
 // `ctx` NULL or the one passed to the running callback.
 size_t rws_ctx_buffered_amount(rws_ctx *ctx);
 
-// Fills `config` with the defaults: no listener, one thread per core, 16 MiB
-// frames, 64 MiB messages, 64 MiB buffered then drop, handshake 10 s, pong
-// 10 s, close 5 s, no idle timeout, no automatic ping, 64 MiB queued events
-// (batched engines). Thread-safe.
+// Fills `config` with the defaults, each spelled out: no listener, one
+// thread per core, 16 MiB frames, 64 MiB messages, 64 MiB buffered then
+// drop, handshake 10 s, keepalive ping after 30 s of silence with a 10 s
+// pong deadline, close 5 s, no idle timeout, 64 MiB queued events (batched
+// engines), 1024 handshakes per thread, TCP keepalive after 60 s, reading
+// paused past 1 MiB unsent until 256 KiB. Thread-safe.
 //
 // # Safety
 // `config` points to writable memory for one `rws_engine_config`.
@@ -781,9 +808,10 @@ rws_result rws_engine_config_init(rws_engine_config *config);
 // blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
 // callbacks.
 //
-// Event `data` stays valid until the next poll on this engine or
-// `rws_engine_free`. Call it from one thread at a time (any thread), not
-// concurrently with `rws_engine_stop`/`rws_engine_free`.
+// Event `data` stays valid until the next poll on this engine from the same
+// thread, or `rws_engine_free`. Any thread may poll; several threads may
+// poll at once, each gets its own events. Not concurrently with
+// `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
 // `e` live; `events` has room for `max` events; `count` writable.
@@ -795,9 +823,8 @@ rws_result rws_engine_poll_events(const rws_engine *e,
 
 // Takes up to `max` queued events as one `rws_event_batch` (columns rather
 // than structs), waiting and returning like `rws_engine_poll_events`;
-// `out->count` is 0 when none came (and on any failure). Same threads rule:
-// one poll at a time, from any thread, not concurrently with
-// `rws_engine_stop`/`rws_engine_free`.
+// `out->count` is 0 when none came (and on any failure). Several threads
+// may poll at once (see `rws_engine_poll_events`).
 //
 // # Safety
 // `e` live; `out` writable.

@@ -77,9 +77,7 @@ fn fragmented_messages_and_pings_from_the_peer() {
 fn invalid_utf8_closes_with_1007_and_is_reported() {
     let (engine, addr, seen) = echo_engine(Config::default());
     let mut c = tcp_client_with_timeout(addr, "/");
-    c.ws.send_fragment(OpCode::Text, b"ok \xF4\x90\x80\x80", true)
-        .unwrap();
-    c.flush();
+    c.send_raw_frame(0x1, b"ok \xF4\x90\x80\x80");
     assert_eq!(close_code(c.next_event()), Some(1007));
     assert!(c.read_until_eof(), "server closes the TCP connection");
     let closed = wait_for(&seen, T, |s| matches!(s, Seen::Close(..)));

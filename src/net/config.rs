@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use crate::proto::ConnConfig;
+use std::time::Duration;
+
 pub use crate::proto::Timeouts;
 
 /// An address to listen on or connect to.
@@ -62,6 +64,21 @@ pub struct Limits {
     pub backpressure: BackpressurePolicy,
     /// Largest request (or response) head of the opening handshake; 431 beyond.
     pub max_handshake: usize,
+    /// Most connections still in the opening handshake per thread; past it
+    /// the one waiting longest is dropped, so that slow or silent peers
+    /// (slowloris) cannot crowd out new clients. 0 means no limit.
+    pub max_handshaking: usize,
+    /// Unsent bytes past which a connection stops being read until its peer
+    /// reads enough for them to drain below `write_low_watermark`: a peer
+    /// that sends but does not read meets TCP flow control instead of
+    /// growing our memory. 0 turns this off (then only `max_buffered` acts).
+    pub write_high_watermark: usize,
+    /// Where reading resumes (see `write_high_watermark`).
+    pub write_low_watermark: usize,
+    /// Bytes one connection may read per wake-up before the loop serves the
+    /// others (and its timers and commands); the rest is read on the next
+    /// turn without waiting for new readiness.
+    pub read_budget: usize,
 }
 
 impl Default for Limits {
@@ -72,13 +89,19 @@ impl Default for Limits {
             max_buffered: 64 << 20,
             backpressure: BackpressurePolicy::Drop,
             max_handshake: crate::proto::handshake::DEFAULT_MAX_HEAD,
+            max_handshaking: 1024,
+            write_high_watermark: 1 << 20,
+            write_low_watermark: 256 << 10,
+            read_budget: 256 << 10,
         }
     }
 }
 
 /// Everything an event loop needs. The default listens nowhere (a client-only
-/// engine), runs one thread per core, with default limits and timeouts.
-#[derive(Debug, Clone, Default)]
+/// engine), runs one thread per core, with default limits and timeouts,
+/// which are chosen for the open internet: a handshake timeout, a keepalive
+/// ping with a pong deadline, TCP keepalive, bounded handshakes and reads.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Addresses to listen on (none for a client-only loop).
     pub listen: Vec<Endpoint>,
@@ -93,6 +116,24 @@ pub struct Config {
     pub protocols: Vec<String>,
     /// Deliver ping and pong events to the handler (pongs are always automatic).
     pub deliver_control_frames: bool,
+    /// TCP keepalive probes after this long idle on TCP sockets (the kernel
+    /// then finds peers that vanished without a FIN even when nothing is
+    /// sent); `None` leaves the system's setting.
+    pub tcp_keepalive: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Vec::new(),
+            threads: 0,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            protocols: Vec::new(),
+            deliver_control_frames: false,
+            tcp_keepalive: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl Config {

@@ -14,7 +14,7 @@ use mio::Waker;
 
 use super::client::ConnectRequest;
 use super::handler::{ConnId, Message};
-use crate::proto::conn::encode_shared_frame;
+use crate::proto::conn::encode_shared_data;
 use crate::proto::CloseCode;
 
 /// Work for an event-loop thread, sent from any thread.
@@ -178,7 +178,7 @@ impl Handle {
         except: Option<ConnId>,
     ) -> Result<(), HandleError> {
         // Encoded once; every thread and every connection shares these bytes.
-        let frame = encode_shared_frame(message.opcode(), message.as_bytes());
+        let frame = encode_shared_data(message.opcode(), message.as_bytes());
         let topic: Option<Arc<str>> = topic.map(Arc::from);
         for worker in 0..self.shared.workers.len() {
             let command = Command::Broadcast {

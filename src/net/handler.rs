@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::handle::Handle;
+use super::pool::BufferPool;
 use super::topics::Topics;
 use crate::proto::handshake::Request;
 use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
@@ -73,10 +74,11 @@ impl Message {
         }
     }
 
-    pub(crate) fn into_bytes(self) -> Bytes {
+    /// Queues this message on `ws` (text without validating it again).
+    pub(crate) fn send_on(self, ws: &mut Connection) -> Result<(), SendError> {
         match self {
-            Message::Text(t) => t.into_bytes(),
-            Message::Binary(b) => b,
+            Message::Text(t) => ws.send_utf8(t),
+            Message::Binary(b) => ws.send_bytes(OpCode::Binary, b),
         }
     }
 }
@@ -201,6 +203,9 @@ pub trait Handler: Send + 'static {
 pub struct Conn<'a> {
     pub(crate) id: ConnId,
     pub(crate) ws: &'a mut Connection,
+    /// The thread's write buffers: one is lent only when this connection
+    /// sends, so receive-only connections take none.
+    pub(crate) write_pool: &'a mut BufferPool,
     pub(crate) topics: &'a mut Topics,
     pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
     pub(crate) read_paused: &'a mut bool,
@@ -228,30 +233,38 @@ impl Conn<'_> {
         *self.tag = tag;
     }
 
+    /// The connection, with a pooled write buffer lent for what is about
+    /// to be queued.
+    fn for_sending(&mut self) -> &mut Connection {
+        if !self.ws.holds_write_buffer() {
+            self.ws.lend_write_buffer(self.write_pool.take());
+        }
+        self.ws
+    }
+
     /// Queues a message; large server payloads are queued without a copy.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let opcode = message.opcode();
-        self.ws.send_bytes(opcode, message.into_bytes())
+        message.send_on(self.for_sending())
     }
 
     /// Queues a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.ws.send_text(text)
+        self.for_sending().send_text(text)
     }
 
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.ws.send_binary(data)
+        self.for_sending().send_binary(data)
     }
 
     /// Queues a ping (at most 125 bytes).
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.ws.send_ping(payload)
+        self.for_sending().send_ping(payload)
     }
 
     /// Starts the closing handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.ws.close(code, reason)
+        self.for_sending().close(code, reason)
     }
 
     /// Bytes queued and not yet written to the socket.
@@ -293,7 +306,7 @@ impl Conn<'_> {
     /// The underlying sans-IO connection (for layers such as the C ABI that
     /// speak in opcodes).
     pub fn connection_mut(&mut self) -> &mut Connection {
-        self.ws
+        self.for_sending()
     }
 
     /// A handle for sending from anywhere (other connections, other threads).

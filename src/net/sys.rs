@@ -5,7 +5,8 @@
 //! systems are refused at compile time rather than failing at run time.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
+use std::time::Duration;
 
 #[cfg(not(unix))]
 compile_error!("rocwebsocket supports Unix systems only (tested on Linux)");
@@ -93,6 +94,16 @@ impl Drop for WakeFd {
             }
         }
     }
+}
+
+/// Turns TCP keepalive on for `socket`: the kernel probes after `idle`
+/// without traffic, then every 10 s, and fails the socket when the peer is
+/// gone (socket2 spells the option for each system).
+pub fn set_tcp_keepalive(socket: &impl AsFd, idle: Duration) -> io::Result<()> {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(Duration::from_secs(10));
+    socket2::SockRef::from(socket).set_tcp_keepalive(&keepalive)
 }
 
 #[cfg(test)]

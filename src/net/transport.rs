@@ -5,10 +5,11 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 
-use bytes::BytesMut;
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
+
+use crate::proto::conn::ReadSpace;
 
 /// A connected, non-blocking byte stream.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ impl Stream {
 
     /// Reads at most `max` bytes into the spare capacity of `buf`, growing it
     /// as needed, without zeroing memory first. `Ok(0)` is end of stream.
-    pub fn read_into(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    pub fn read_into(&mut self, buf: &mut ReadSpace<'_>, max: usize) -> io::Result<usize> {
         if buf.capacity() - buf.len() < max {
             buf.reserve(max);
         }
@@ -42,8 +43,8 @@ impl Stream {
             return Err(io::Error::last_os_error());
         }
         let n = n as usize;
-        // SAFETY: the kernel initialised exactly `n <= want` bytes past `len`.
-        unsafe { buf.set_len(buf.len() + n) };
+        // SAFETY: the kernel initialised exactly `n <= want` bytes of spare capacity.
+        unsafe { buf.commit(n) };
         Ok(n)
     }
 

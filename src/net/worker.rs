@@ -7,11 +7,12 @@
 //! frame the reads brought and hands them to the handler, and only then
 //! writes, once, everything the handler queued (vectored).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
@@ -140,6 +141,11 @@ struct Slot {
     write_blocked: bool,
     /// The application paused reading (flow control): the socket is left unread.
     read_paused: bool,
+    /// Our unsent bytes passed the high watermark: the socket is left unread
+    /// until the peer reads enough of them (see `Limits::write_high_watermark`).
+    flow_paused: bool,
+    /// The read budget ran out with input left: queued for the next turn.
+    backlogged: bool,
     over_limit: bool,
     subscriptions: Vec<Arc<str>>,
     tag: u64,
@@ -160,6 +166,8 @@ impl Slot {
             dirty: false,
             write_blocked: false,
             read_paused: false,
+            flow_paused: false,
+            backlogged: false,
             over_limit: false,
             subscriptions: Vec::new(),
             tag: 0,
@@ -172,11 +180,13 @@ fn lend_conn<'a>(
     id: ConnId,
     c: &'a mut Slot,
     topics: &'a mut Topics,
+    write_pool: &'a mut BufferPool,
     handle: &'a Handle,
 ) -> Conn<'a> {
     Conn {
         id,
         ws: &mut c.ws,
+        write_pool,
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
@@ -196,6 +206,11 @@ pub(crate) struct Worker<H: Handler> {
     timers: Timers,
     topics: Topics,
     dirty: Vec<usize>,
+    /// Connections whose read budget ran out with input left.
+    backlog: Vec<usize>,
+    /// Server connections in the opening handshake, oldest first (slot,
+    /// generation; entries of connections that moved on are skipped).
+    handshaking: VecDeque<(usize, u32)>,
     read_pool: BufferPool,
     write_pool: BufferPool,
     config: Arc<Config>,
@@ -225,6 +240,8 @@ impl<H: Handler> Worker<H> {
             timers: Timers::default(),
             topics: Topics::default(),
             dirty: Vec::new(),
+            backlog: Vec::new(),
+            handshaking: VecDeque::new(),
             read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
             write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
             config,
@@ -247,6 +264,9 @@ impl<H: Handler> Worker<H> {
         loop {
             self.now = self.clock.now();
             let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
+            if !self.backlog.is_empty() {
+                timeout = Some(Duration::ZERO); // input is waiting: only look around
+            }
             if let Some(deadline) = self.stop_deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -273,6 +293,7 @@ impl<H: Handler> Worker<H> {
                     }
                 }
             }
+            self.serve_backlog();
             self.fire_timers();
             self.handler.on_wakeup_end();
             self.flush_dirty();
@@ -368,13 +389,12 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Lends pooled buffers to a connection about to read and send.
-    fn lend_buffers(&mut self, slot: usize) {
+    /// Lends a pooled read buffer to a connection about to read.
+    fn lend_read_buffer(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        if c.ws.read_buffer().capacity() == 0 {
+        if c.ws.input_capacity() == 0 {
             c.ws.lend_read_buffer(self.read_pool.take());
         }
-        self.lend_write_buffer(slot);
     }
 
     /// Lends a write buffer to a connection about to send, if it holds none.
@@ -401,7 +421,7 @@ impl<H: Handler> Worker<H> {
     fn read_once(&mut self, slot: usize, want: usize) -> io::Result<Option<usize>> {
         let c = &mut self.conns[slot];
         loop {
-            return match c.stream.read_into(c.ws.read_buffer(), want) {
+            return match c.stream.read_into(&mut c.ws.read_space(), want) {
                 Ok(n) => Ok(Some(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -410,16 +430,36 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Whether the socket is left unread: paused by the application or by
+    /// flow control. A closing connection reads on: the peer's close frame
+    /// is awaited.
+    fn reading_stopped(c: &Slot) -> bool {
+        (c.read_paused || c.flow_paused) && c.ws.close_state() == CloseState::Open
+    }
+
     fn read_frames(&mut self, slot: usize) {
+        let budget = self.config.limits.read_budget.max(1);
+        let mut read = 0;
         loop {
-            // A closing connection reads on: the peer's close frame is awaited.
-            let c = &self.conns[slot];
-            if c.read_paused && c.ws.close_state() == CloseState::Open {
+            if Self::reading_stopped(&self.conns[slot]) {
                 break;
             }
-            self.lend_buffers(slot);
+            if read >= budget {
+                // Fair share used: the others, timers and commands go first.
+                let c = &mut self.conns[slot];
+                if !c.backlogged {
+                    c.backlogged = true;
+                    self.backlog.push(slot);
+                }
+                break;
+            }
+            self.lend_read_buffer(slot);
             let c = &mut self.conns[slot];
-            let want = c.ws.bytes_wanted().clamp(READ_SIZE, READ_SIZE_MAX);
+            let want =
+                c.ws.bytes_wanted()
+                    .clamp(READ_SIZE, READ_SIZE_MAX)
+                    .min(budget - read)
+                    .max(1);
             if !c.ws.accepts_input() {
                 return self.read_discard(slot);
             }
@@ -431,6 +471,7 @@ impl<H: Handler> Worker<H> {
                     return self.remove(slot);
                 }
                 Ok(Some(n)) => {
+                    read += n;
                     self.conns[slot].ws.bytes_received(self.now);
                     self.dispatch(slot);
                     if !self.conns.contains(slot) || n < want {
@@ -439,12 +480,46 @@ impl<H: Handler> Worker<H> {
                     if !matches!(self.conns[slot].phase, Phase::Open) {
                         break;
                     }
+                    // Apply flow control between reads, not only after them.
+                    self.check_flow(slot);
                 }
             }
         }
         if self.conns.contains(slot) {
             self.after_activity(slot);
         }
+    }
+
+    /// Reads on for the connections whose budget ran out last turn.
+    fn serve_backlog(&mut self) {
+        let backlog = std::mem::take(&mut self.backlog);
+        for slot in backlog {
+            if let Some(c) = self.conns.get_mut(slot) {
+                if c.backlogged {
+                    c.backlogged = false;
+                    self.on_readable(slot);
+                }
+            }
+        }
+    }
+
+    /// Stops reading a connection whose unsent bytes passed the high
+    /// watermark, and starts again once they drained below the low one.
+    /// Returns whether reading should resume now.
+    fn check_flow(&mut self, slot: usize) -> bool {
+        let limits = &self.config.limits;
+        let c = &mut self.conns[slot];
+        if limits.write_high_watermark == 0 {
+            return false;
+        }
+        let buffered = c.ws.buffered_amount();
+        if !c.flow_paused && buffered > limits.write_high_watermark {
+            c.flow_paused = true;
+        } else if c.flow_paused && buffered <= limits.write_low_watermark {
+            c.flow_paused = false;
+            return true;
+        }
+        false
     }
 
     /// Pauses or resumes reading. A resumed connection reads at once: its
@@ -476,7 +551,7 @@ impl<H: Handler> Worker<H> {
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
         while let Some(event) = c.ws.next_event() {
-            let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+            let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
                 Event::Binary(data) => self.handler.on_message(&mut conn, Message::Binary(data)),
@@ -522,6 +597,12 @@ impl<H: Handler> Worker<H> {
 
     fn after_activity(&mut self, slot: usize) {
         self.check_backpressure(slot);
+        if self.check_flow(slot) && !self.conns[slot].backlogged {
+            // Drained below the low watermark: read again next turn (the
+            // socket may hold input that brings no new readiness edge).
+            self.conns[slot].backlogged = true;
+            self.backlog.push(slot);
+        }
         let c = &mut self.conns[slot];
         // A blocked socket is retried when it turns writable, not before.
         if c.ws.buffered_amount() > 0 && !c.dirty && !c.write_blocked {

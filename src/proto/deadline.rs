@@ -66,7 +66,9 @@ impl Default for Timeouts {
         Timeouts {
             handshake: Some(Duration::from_secs(10)),
             idle: None,
-            ping_interval: None,
+            // Peers that vanish without a FIN (a cable pulled, a NAT entry
+            // dropped) are found within 40 s; a ping costs 2-6 bytes.
+            ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(10),
             close: Duration::from_secs(5),
         }

@@ -175,6 +175,9 @@ class rws_event(Structure):
 
 
 
+# rws_engine_config: a timeout value that turns it off (0 means the default).
+RWS_TIMEOUT_NEVER = 0xFFFFFFFF
+
 class rws_conn_config(Structure):
     _fields_ = [("max_frame_size", c_uint64), ("max_message_size", c_uint64)]
 
@@ -196,6 +199,10 @@ class rws_engine_config(Structure):
         ("protocols", POINTER(c_char_p)),
         ("protocol_count", c_size_t),
         ("max_queued_bytes", c_uint64),
+        ("max_handshaking", c_uint32),
+        ("tcp_keepalive_s", c_uint32),
+        ("write_high_watermark", c_uint64),
+        ("write_low_watermark", c_uint64),
     ]
 
 
@@ -401,10 +408,12 @@ def make_config(
         cfg.max_buffered = max_buffered
     cfg.backpressure = 1 if backpressure_notify else 0
     if max_queued_bytes is not None:
-        cfg.max_queued_bytes = max_queued_bytes
+        # 0 keeps its old meaning here, "no cap" (in the C struct 0 is the default).
+        cfg.max_queued_bytes = max_queued_bytes if max_queued_bytes > 0 else 0xFFFFFFFFFFFFFFFF
 
     def ms(v: Optional[float]) -> int:
-        return 0 if not v else max(1, int(v * 1000))
+        # 0 in the C struct means "the default": an explicit 0 here means off.
+        return RWS_TIMEOUT_NEVER if not v else max(1, int(v * 1000))
 
     if handshake_timeout is not None:
         cfg.handshake_timeout_ms = ms(handshake_timeout)

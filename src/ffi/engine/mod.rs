@@ -2,8 +2,10 @@
 //! config struct, receive events by callback or in batches, and send, close,
 //! broadcast, publish, connect and stop from any thread.
 
+use std::collections::HashMap;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,7 +34,9 @@ pub struct rws_engine {
     queue: Option<Arc<EventQueue>>,
     /// The batch handed out by polls: its bytes stay put until a poll swaps
     /// in the next one.
-    taken: Mutex<Taken>,
+    /// Per polling thread, the batch its last poll handed out: a poll on
+    /// one thread never recycles the bytes another thread is still reading.
+    taken: Mutex<HashMap<ThreadId, Arc<Mutex<Taken>>>>,
 }
 
 impl Boxed for rws_engine {}
@@ -59,7 +63,7 @@ unsafe fn start(
             None,
         ),
         None => {
-            let cap = usize::try_from(c.max_queued_bytes).unwrap_or(usize::MAX);
+            let cap = config::max_queued_bytes(c);
             let queue = match EventQueue::new(cap) {
                 Ok(q) => Arc::new(q),
                 Err(e) => {
@@ -80,7 +84,7 @@ unsafe fn start(
             port: engine.local_addr().map_or(0, |a| a.port()),
             engine: Mutex::new(Some(engine)),
             queue,
-            taken: Mutex::new(Taken::default()),
+            taken: Mutex::new(HashMap::new()),
         }),
         Err(e) => {
             fail(rws_result::RWS_ERR_IO, format!("cannot start: {e}"));
@@ -407,10 +411,7 @@ pub unsafe extern "C" fn rws_engine_connection_count(e: *const rws_engine) -> us
 pub unsafe extern "C" fn rws_engine_stop(e: *const rws_engine, grace_ms: u32) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        if std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("rocws-loop-"))
-        {
+        if on_engine_thread() {
             return fail(
                 rws_result::RWS_ERR_INVALID_ARGUMENT,
                 "rws_engine_stop called from an engine callback",
@@ -427,9 +428,18 @@ pub unsafe extern "C" fn rws_engine_stop(e: *const rws_engine, grace_ms: u32) ->
     })
 }
 
+/// Whether the caller runs on an engine's event-loop thread (in a callback),
+/// where stopping or freeing an engine would wait for itself.
+fn on_engine_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("rocws-loop-"))
+}
+
 /// Stops the engine (grace of 1 s) if it still runs and frees it, with every
-/// event payload it handed out. NULL is a no-op. Must not be called from a
-/// callback.
+/// event payload it handed out. NULL is a no-op. Called from a callback it
+/// does nothing and records `RWS_ERR_INVALID_ARGUMENT` (the engine's threads
+/// still run: free it from another thread once the callback returned).
 ///
 /// # Safety
 /// `e` NULL or from `rws_engine_start*`, not freed before.
@@ -439,6 +449,13 @@ pub unsafe extern "C" fn rws_engine_free(e: *mut rws_engine) {
         return;
     }
     guard((), || {
+        if on_engine_thread() {
+            fail(
+                rws_result::RWS_ERR_INVALID_ARGUMENT,
+                "rws_engine_free called from an engine callback: not freed",
+            );
+            return;
+        }
         // SAFETY: per the contract above.
         unsafe { rws_engine_stop(e, 1000) };
         // SAFETY: `e` is live and freed once, per the contract.

@@ -9,8 +9,8 @@ use super::super::{check_null, fail, guard, rws_result};
 use super::queue::Packed;
 use super::rws_engine;
 
-/// Takes up to `max` events from a batched engine's queue under the `taken`
-/// lock, then hands the batch and the range to `f`.
+/// Takes up to `max` events from a batched engine's queue into the calling
+/// thread's batch, then hands the batch and the range to `f`.
 fn poll_with<R>(
     e: &rws_engine,
     max: usize,
@@ -23,7 +23,12 @@ fn poll_with<R>(
             "engine was started with callbacks",
         ));
     };
-    let mut taken = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+    let mine = {
+        let mut all = e.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let thread = std::thread::current().id();
+        all.entry(thread).or_default().clone()
+    };
+    let mut taken = mine.lock().unwrap_or_else(|p| p.into_inner());
     let range = queue.take(&mut taken, max, timeout_ms, &e.handle);
     if range.is_empty() && timeout_ms < 0 && e.handle.is_stopped() {
         // A loop of blocking polls ends here instead of spinning on empty
@@ -49,9 +54,10 @@ fn poll_with<R>(
 /// blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
 /// callbacks.
 ///
-/// Event `data` stays valid until the next poll on this engine or
-/// `rws_engine_free`. Call it from one thread at a time (any thread), not
-/// concurrently with `rws_engine_stop`/`rws_engine_free`.
+/// Event `data` stays valid until the next poll on this engine from the same
+/// thread, or `rws_engine_free`. Any thread may poll; several threads may
+/// poll at once, each gets its own events. Not concurrently with
+/// `rws_engine_stop`/`rws_engine_free`.
 ///
 /// # Safety
 /// `e` live; `events` has room for `max` events; `count` writable.
@@ -104,7 +110,8 @@ pub unsafe extern "C" fn rws_engine_poll_events(
 /// `close_codes[i]`, and its bytes (payload, path, reason or error text) are
 /// `data[offsets[i]]` up to `data[offsets[i + 1]]`. Offsets are absolute
 /// positions in `data` and need not start at 0. Every pointer is owned by the
-/// engine and stays valid until the next poll on this engine or
+/// engine and stays valid until the next poll on this engine from the same
+/// thread, or
 /// `rws_engine_free`. One C call and a few array views serve a whole batch,
 /// which suits hosts where touching a C struct per event is slow (ctypes).
 #[repr(C)]
@@ -128,9 +135,8 @@ pub struct rws_event_batch {
 
 /// Takes up to `max` queued events as one `rws_event_batch` (columns rather
 /// than structs), waiting and returning like `rws_engine_poll_events`;
-/// `out->count` is 0 when none came (and on any failure). Same threads rule:
-/// one poll at a time, from any thread, not concurrently with
-/// `rws_engine_stop`/`rws_engine_free`.
+/// `out->count` is 0 when none came (and on any failure). Several threads
+/// may poll at once (see `rws_engine_poll_events`).
 ///
 /// # Safety
 /// `e` live; `out` writable.

@@ -26,8 +26,7 @@ impl<H: Handler> Worker<H> {
                         self.lend_write_buffer(slot);
                         let c = &mut self.conns[slot];
                         if matches!(c.phase, Phase::Open) {
-                            let opcode = message.opcode();
-                            let _ = c.ws.send_bytes(opcode, message.into_bytes());
+                            let _ = message.send_on(&mut c.ws);
                             self.mark_dirty(slot);
                         }
                     }
@@ -68,7 +67,8 @@ impl<H: Handler> Worker<H> {
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
-                        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+                        let mut conn =
+                            lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {

@@ -76,6 +76,9 @@ impl<H: Handler> Worker<H> {
             return; // Spurious wake-up: still connecting.
         }
         let _ = c.stream.set_nodelay();
+        if let (Some(idle), Stream::Tcp(tcp)) = (self.config.tcp_keepalive, &c.stream) {
+            let _ = crate::net::sys::set_tcp_keepalive(tcp, idle);
+        }
         let Phase::Connecting(request, _) = &c.phase else {
             return;
         };

@@ -5,13 +5,17 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use bytes::Buf;
 use mio::Interest;
 
 use super::{lend_conn, ClientOpening, Phase, Report, Slot, Worker};
 use crate::net::handler::{Handler, OpenInfo, Upgrade};
+use crate::net::sys;
+use crate::net::transport::Stream;
 use crate::proto::handshake::{self, HandshakeError};
 use crate::proto::Role;
+
+/// Bytes asked of one read(2) during the opening handshake.
+const HANDSHAKE_READ: usize = 4096;
 
 impl<H: Handler> Worker<H> {
     // ---- accepting ----
@@ -32,6 +36,9 @@ impl<H: Handler> Worker<H> {
                 }
             };
             let _ = stream.set_nodelay();
+            if let (Some(idle), Stream::Tcp(tcp)) = (self.config.tcp_keepalive, &stream) {
+                let _ = sys::set_tcp_keepalive(tcp, idle);
+            }
             let max = self.config.limits.max_connections;
             let count = self
                 .handle
@@ -66,49 +73,82 @@ impl<H: Handler> Worker<H> {
             if let Some(key) = self.insert(slot, Interest::READABLE | Interest::WRITABLE) {
                 if rejecting {
                     self.mark_dirty(key);
+                } else {
+                    self.handshaking
+                        .push_back((key, self.conns[key].generation));
+                    self.limit_handshakes();
                 }
             }
         }
     }
 
-    pub(super) fn read_handshake(&mut self, slot: usize) {
-        loop {
-            let max_head = self.config.limits.max_handshake;
-            if self.conns[slot].ws.read_buffer().capacity() == 0 {
-                let buf = self.read_pool.take();
-                self.conns[slot].ws.lend_read_buffer(buf);
+    /// Drops the server connections waiting longest in the opening
+    /// handshake while more than `max_handshaking` are: slow or silent peers
+    /// then cannot crowd out new clients.
+    fn limit_handshakes(&mut self) {
+        let max = self.config.limits.max_handshaking;
+        if max == 0 || self.handshaking.len() <= max {
+            return;
+        }
+        let conns = &self.conns;
+        let waiting = |&(slot, generation): &(usize, u32)| {
+            conns.get(slot).is_some_and(|c| {
+                c.generation == generation && matches!(c.phase, Phase::ServerHandshake)
+            })
+        };
+        self.handshaking.retain(waiting);
+        while self.handshaking.len() > max {
+            if let Some((slot, _)) = self.handshaking.pop_front() {
+                self.remove(slot);
             }
-            let have = self.conns[slot].ws.read_buffer().len();
+        }
+    }
+
+    /// Reads the opening handshake: into a buffer that grows with what
+    /// arrives (a slow head pins no pooled read buffer), parsing only once
+    /// the head's end is in (a head sent a byte at a time is scanned once).
+    pub(super) fn read_handshake(&mut self, slot: usize) {
+        let max_head = self.config.limits.max_handshake;
+        let mut scratch = [0u8; HANDSHAKE_READ];
+        loop {
+            let c = &mut self.conns[slot];
+            let have = c.ws.input().len();
             // Read at most one byte past the limit: enough to prove it was passed.
-            let want = (max_head + 1).saturating_sub(have).max(1);
-            match self.read_once(slot, want) {
-                Ok(None) => return,
-                Ok(Some(0)) | Err(_) => return self.remove(slot),
-                Ok(Some(_)) => {}
+            let want = (max_head + 1).saturating_sub(have).clamp(1, scratch.len());
+            match c.stream.read(&mut scratch[..want]) {
+                Ok(0) => return self.remove(slot),
+                Ok(n) => c.ws.feed(&scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.remove(slot),
+            }
+            // Only the new bytes (and three before them) can complete "\r\n\r\n".
+            let input = c.ws.input();
+            let head_done = memchr::memmem::find(&input[have.saturating_sub(3)..], b"\r\n\r\n");
+            if head_done.is_none() && input.len() <= max_head {
+                continue;
             }
             let c = &mut self.conns[slot];
             let done = match &c.phase {
-                Phase::ServerHandshake => {
-                    match handshake::parse_request(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((request, consumed))) => {
-                            self.accept_upgrade(slot, request, consumed);
-                            true
-                        }
-                        Err(error) => {
-                            let mut out = Vec::new();
-                            error.write_response(&mut out);
-                            self.reject(slot, &out);
-                            true
-                        }
+                Phase::ServerHandshake => match handshake::parse_request(c.ws.input(), max_head) {
+                    Ok(None) => false,
+                    Ok(Some((request, consumed))) => {
+                        self.accept_upgrade(slot, request, consumed);
+                        true
                     }
-                }
+                    Err(error) => {
+                        let mut out = Vec::new();
+                        error.write_response(&mut out);
+                        self.reject(slot, &out);
+                        true
+                    }
+                },
                 Phase::ClientHandshake(opening) => {
                     let ClientOpening { handshake, path } = &**opening;
-                    match handshake.parse_response(c.ws.read_buffer(), max_head) {
+                    match handshake.parse_response(c.ws.input(), max_head) {
                         Ok(None) => false,
                         Ok(Some((response, consumed))) => {
-                            c.ws.read_buffer().advance(consumed);
+                            c.ws.discard_input(consumed);
                             let info = OpenInfo {
                                 path: path.clone(),
                                 headers: response.headers,
@@ -182,7 +222,7 @@ impl<H: Handler> Worker<H> {
                 }
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
-                c.ws.read_buffer().advance(consumed);
+                c.ws.discard_input(consumed);
                 let info = OpenInfo {
                     path: request.path,
                     headers: request.headers,
@@ -206,13 +246,12 @@ impl<H: Handler> Worker<H> {
     }
 
     pub(super) fn open(&mut self, slot: usize, info: OpenInfo) {
-        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
         c.report = Report::Owed;
         c.ws.handshake_finished(self.now);
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         self.handler.on_open(&mut conn, info);
         // Frames that arrived with the handshake.
         self.dispatch(slot);
@@ -221,7 +260,7 @@ impl<H: Handler> Worker<H> {
 
     pub(super) fn reject(&mut self, slot: usize, response: &[u8]) {
         let c = &mut self.conns[slot];
-        c.ws.read_buffer().clear();
+        c.ws.discard_input(usize::MAX);
         c.ws.queue_handshake_bytes(response);
         c.phase = Phase::Rejecting;
         c.ws.transport_closing(self.now);

@@ -103,10 +103,9 @@ impl<H: Handler> Worker<H> {
     }
 
     pub(super) fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
-        self.lend_write_buffer(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         f(&mut self.handler, &mut conn);
     }
 

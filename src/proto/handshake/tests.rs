@@ -222,3 +222,31 @@ fn client_refuses_bad_request_parts() {
     assert!(ClientHandshake::write_request(&mut out, "h", "/", &["bad proto"], &[]).is_err());
     assert!(out.is_empty());
 }
+
+/// A handler's extra headers may not override what the handshake negotiated
+/// (issue 12, item 7): each reserved name, in any case, is refused.
+#[test]
+fn extra_headers_cannot_override_negotiated_ones() {
+    let (req, _) = parse_request(RFC_REQUEST.as_bytes(), DEFAULT_MAX_HEAD)
+        .unwrap()
+        .unwrap();
+    for name in [
+        "Sec-WebSocket-Protocol",
+        "sec-websocket-extensions",
+        "SEC-WEBSOCKET-ACCEPT",
+        "Upgrade",
+        "connection",
+    ] {
+        let mut out = Vec::new();
+        assert_eq!(
+            write_accept_response(&mut out, &req, Some("chat"), &[("X-Ok", "1"), (name, "x")]),
+            Err(AcceptError::ReservedHeader(name.to_owned())),
+            "{name}"
+        );
+        assert!(out.is_empty(), "nothing half-written");
+    }
+    assert!(matches!(
+        write_accept_response(&mut Vec::new(), &req, Some("nope"), &[]),
+        Err(AcceptError::NotOffered(_))
+    ));
+}

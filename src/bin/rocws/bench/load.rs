@@ -457,7 +457,7 @@ impl<'a> Load<'a> {
         loop {
             let p = &mut self.peers[k];
             let want = p.ws.bytes_wanted().max(READ_SIZE);
-            match p.stream.read_into(p.ws.read_buffer(), want) {
+            match p.stream.read_into(&mut p.ws.read_space(), want) {
                 Ok(0) => {
                     self.lost(k);
                     return Ok(());
@@ -525,10 +525,10 @@ impl<'a> Load<'a> {
         let Some(hs) = &p.handshake else {
             return Ok(true);
         };
-        match hs.parse_response(p.ws.read_buffer(), DEFAULT_MAX_HEAD) {
+        match hs.parse_response(p.ws.input(), DEFAULT_MAX_HEAD) {
             Ok(None) => Ok(false),
             Ok(Some((_, consumed))) => {
-                bytes::Buf::advance(p.ws.read_buffer(), consumed);
+                p.ws.discard_input(consumed);
                 p.handshake = None;
                 p.open = true;
                 Ok(true)
