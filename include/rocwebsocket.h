@@ -809,8 +809,8 @@ rws_result rws_engine_config_init(rws_engine_config *config);
 // callbacks.
 //
 // Event `data` stays valid until the next poll on this engine from the same
-// thread, or `rws_engine_free`. Any thread may poll; several threads may
-// poll at once, each gets its own events. Not concurrently with
+// thread, or `rws_engine_free`. Several threads may poll at once, each gets
+// its own events; none may poll concurrently with
 // `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
@@ -823,8 +823,8 @@ rws_result rws_engine_poll_events(const rws_engine *e,
 
 // Takes up to `max` queued events as one `rws_event_batch` (columns rather
 // than structs), waiting and returning like `rws_engine_poll_events`;
-// `out->count` is 0 when none came (and on any failure). Several threads
-// may poll at once (see `rws_engine_poll_events`).
+// `out->count` is 0 when none came (and on any failure). Same threads rule
+// (see `rws_engine_poll_events`).
 //
 // # Safety
 // `e` live; `out` writable.

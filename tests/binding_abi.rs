@@ -28,7 +28,7 @@ fn read(path: &str) -> String {
 
 /// `RWS_*` integer constants of the header: `#define RWS_X 12` and enum
 /// entries `RWS_X = 12,`.
-fn header_constants() -> HashMap<String, i128> {
+fn header_constants() -> HashMap<String, i64> {
     let mut out = HashMap::new();
     for line in read("include/rocwebsocket.h").lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -37,12 +37,13 @@ fn header_constants() -> HashMap<String, i128> {
             [name, "=", value] => (*name, value.trim_end_matches(',')),
             _ => continue,
         };
-        let value = match value {
-            "UINT32_MAX" => u32::MAX.to_string(),
-            "UINT64_MAX" => u64::MAX.to_string(),
-            v => v.to_owned(),
+        // cbindgen spells u32::MAX as UINT32_MAX.
+        let value = if value == "UINT32_MAX" {
+            "4294967295"
+        } else {
+            value
         };
-        if let (true, Ok(v)) = (name.starts_with("RWS_"), value.parse::<i128>()) {
+        if let (true, Ok(v)) = (name.starts_with("RWS_"), value.parse::<i64>()) {
             assert!(
                 out.insert(name.to_owned(), v).is_none(),
                 "{name} defined twice"
@@ -88,7 +89,7 @@ for module in (_ffi, _batch):
 type Layout = (usize, Vec<(String, usize, usize)>);
 
 struct PyAbi {
-    constants: Vec<(String, i128)>,
+    constants: Vec<(String, i64)>,
     structs: BTreeMap<String, Layout>,
 }
 
@@ -195,7 +196,7 @@ fn go_status_name(go: &str) -> Option<&'static str> {
 
 /// `Name Type = 12` constants of the Go package whose type is `Result`,
 /// `StatusCode` or `MessageType`.
-fn go_constants() -> Vec<(String, String, i128)> {
+fn go_constants() -> Vec<(String, String, i64)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root().join("bindings/go")).unwrap() {
         let path = entry.unwrap().path();

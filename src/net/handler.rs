@@ -219,6 +219,15 @@ impl Conn<'_> {
         self.id
     }
 
+    /// The connection, with a pooled write buffer lent for what is about
+    /// to be queued.
+    fn for_sending(&mut self) -> &mut Connection {
+        if !self.ws.holds_write_buffer() {
+            self.ws.lend_write_buffer(self.write_pool.take());
+        }
+        self.ws
+    }
+
     /// The connection's tag: a number of the application's choosing (for
     /// example a pointer to its state), given to `connect` for clients
     /// ([`ClientOptions::tag`](super::ClientOptions)), 0 for server
@@ -231,15 +240,6 @@ impl Conn<'_> {
     /// close, through [`Handler::on_close_tagged`]).
     pub fn set_tag(&mut self, tag: u64) {
         *self.tag = tag;
-    }
-
-    /// The connection, with a pooled write buffer lent for what is about
-    /// to be queued.
-    fn for_sending(&mut self) -> &mut Connection {
-        if !self.ws.holds_write_buffer() {
-            self.ws.lend_write_buffer(self.write_pool.take());
-        }
-        self.ws
     }
 
     /// Queues a message; large server payloads are queued without a copy.
