@@ -54,7 +54,8 @@ class Batch:
         types: one byte per event, an :class:`EventType` value (iterating
             ``bytes`` yields ``int``: compare with ``EventType.TEXT`` & co).
         conns: connection ids (``memoryview`` of unsigned 64-bit ints).
-        tags: connect tags of client OPEN and CONNECT_ERROR events, else 0.
+        tags: each event's connection tag (the connect tag of a client
+            connection, on all its events; 0 for untagged server connections).
         close_codes: close codes of CLOSE events, else 0.
         offsets: ``len(batch) + 1`` positions in ``data`` (unsigned 64-bit
             ints, ``offsets[0] == 0``): event ``i``'s bytes are
