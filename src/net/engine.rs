@@ -125,6 +125,7 @@ impl Engine {
                 commands: tx,
                 waker,
                 woken: AtomicBool::new(false),
+                buffered: Default::default(),
             });
             polls.push(poll);
             receivers.push(rx);

@@ -2,11 +2,12 @@
 //! thread of an engine. Each command travels over a channel to the thread
 //! that owns the connection, which is woken once per batch of commands.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,6 +37,8 @@ pub(crate) enum Command {
     Subscribe(ConnId, Arc<str>, bool),
     /// Pause (false) or resume (true) reading from a connection's socket.
     Reading(ConnId, bool),
+    /// The answer to an upgrade request whose decision was deferred.
+    Upgrade(ConnId, super::handler::Upgrade),
     Stop(Instant),
 }
 
@@ -44,6 +47,10 @@ pub(crate) struct WorkerRemote {
     pub(crate) waker: Waker,
     /// Set while a wake-up is pending, so a burst of commands wakes the loop once.
     pub(crate) woken: AtomicBool,
+    /// Each open connection's unsent byte count, as its thread last saw it
+    /// (stored after each flush and backpressure check; read by
+    /// [`Handle::buffered_amount`]).
+    pub(crate) buffered: Mutex<HashMap<ConnId, Arc<AtomicUsize>>>,
 }
 
 pub(crate) struct Shared {
@@ -232,6 +239,19 @@ impl Handle {
         self.deliver(id.worker(), Command::Reading(id, true))
     }
 
+    /// Answers an upgrade request that
+    /// [`Handler::on_upgrade_request`](super::Handler::on_upgrade_request)
+    /// deferred: accept (the 101 is written and `on_open` follows) or reject
+    /// (the status is written and the socket closed). Ignored for a
+    /// connection not waiting for a decision (answered already, timed out).
+    pub fn decide_upgrade(
+        &self,
+        id: ConnId,
+        decision: super::handler::Upgrade,
+    ) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Upgrade(id, decision))
+    }
+
     /// Opens a client connection to `url` (`ws://host[:port]/path` or
     /// `ws+unix:///socket/path`). Name resolution happens on the calling
     /// thread; the connection then lives on one of the engine's threads and
@@ -258,6 +278,22 @@ impl Handle {
             let _ = self.deliver(worker, Command::Stop(deadline));
         }
         self.shared.stopped.store(true, Ordering::Release);
+    }
+
+    /// Bytes queued on an open connection and not yet written, as its thread
+    /// last recorded them (after its last write or send): readable from any
+    /// thread at any time. `UnknownConnection` for a connection not open.
+    pub fn buffered_amount(&self, id: ConnId) -> Result<usize, HandleError> {
+        let remote = self
+            .shared
+            .workers
+            .get(id.worker())
+            .ok_or(HandleError::UnknownConnection)?;
+        let table = remote.buffered.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .get(&id)
+            .map(|a| a.load(Ordering::Relaxed))
+            .ok_or(HandleError::UnknownConnection)
     }
 
     /// Connections currently open or opening, across all threads.

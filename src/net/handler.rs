@@ -102,6 +102,22 @@ pub enum Upgrade {
     },
 }
 
+/// An upgrade request as the event loop sees it: the connection it would
+/// become, the parsed request and its raw head, and the peer's address.
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeRequest<'a> {
+    /// The id the connection keeps if accepted (answer a deferred decision with it).
+    pub id: ConnId,
+    /// The parsed request.
+    pub request: &'a Request,
+    /// The request head as received, request line to the blank line included.
+    pub head: &'a [u8],
+    /// The peer's address, printable.
+    pub peer: &'a str,
+    /// The subprotocol the configuration prefers among those offered.
+    pub protocol: Option<&'a str>,
+}
+
 /// What is known about a connection when it opens.
 #[derive(Debug, Clone, Default)]
 pub struct OpenInfo {
@@ -141,6 +157,15 @@ pub trait Handler: Send + 'static {
             protocol: protocol.map(str::to_owned),
             headers: Vec::new(),
         }
+    }
+
+    /// [`on_upgrade`](Self::on_upgrade) with the connection's id, raw head and
+    /// peer; the loop calls this one, which by default forwards to
+    /// `on_upgrade`. `None` defers the decision: the connection waits (reading
+    /// nothing more, the handshake timeout still running) until
+    /// [`Handle::decide_upgrade`] answers for `request.id`.
+    fn on_upgrade_request(&mut self, request: UpgradeRequest<'_>) -> Option<Upgrade> {
+        Some(self.on_upgrade(request.request, request.protocol))
     }
 
     /// A connection opened (server: after the 101 was queued; client: after

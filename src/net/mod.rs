@@ -19,5 +19,5 @@ pub use client::{ClientOptions, WsUrl};
 pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
-pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, MAX_THREADS};
+pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, UpgradeRequest, MAX_THREADS};
 pub use tls::{TlsAcceptor, TlsClientOptions, TlsConnector, TlsError};

@@ -26,7 +26,7 @@ use super::timer::{Clock, Tick, Timers};
 use super::tls::TlsAcceptor;
 use super::topics::Topics;
 use super::transport::Stream;
-use crate::proto::handshake::ClientHandshake;
+use crate::proto::handshake::{self, ClientHandshake};
 use crate::proto::{CloseCode, CloseState, Connection, Event, Expired, Role};
 use slots::Slots;
 pub(crate) use slots::MAX_SLOTS;
@@ -100,6 +100,10 @@ enum Phase {
     Connecting(Box<ConnectRequest>, Attempt),
     /// Server: reading the upgrade request.
     ServerHandshake,
+    /// Server: the request is read and parsed (its head still in the input,
+    /// `consumed` bytes); the handler deferred the decision. Nothing more is
+    /// read until `Handle::decide_upgrade` answers or the handshake times out.
+    AwaitingUpgrade(Box<handshake::Request>, usize),
     /// Client: the request is sent, reading the answer.
     ClientHandshake(Box<ClientOpening>),
     /// WebSocket frames flow.
@@ -159,6 +163,9 @@ struct Slot {
     over_limit: bool,
     subscriptions: Vec<Arc<str>>,
     tag: u64,
+    /// Unsent bytes as published to other threads (open connections only;
+    /// see `Handle::buffered_amount`).
+    published: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Slot {
@@ -181,6 +188,7 @@ impl Slot {
             over_limit: false,
             subscriptions: Vec::new(),
             tag: 0,
+            published: None,
         }
     }
 }
@@ -385,6 +393,8 @@ impl<H: Handler> Worker<H> {
             Phase::ServerHandshake | Phase::ClientHandshake(_) => self.read_handshake(slot),
             Phase::Open => self.read_frames(slot),
             Phase::Rejecting | Phase::Linger => self.read_discard(slot),
+            // The rest waits for the decision (then `read_frames`).
+            Phase::AwaitingUpgrade(..) => {}
         }
     }
 
@@ -736,6 +746,13 @@ impl<H: Handler> Worker<H> {
                 .fetch_sub(1, Ordering::Relaxed);
         }
         let id = ConnId::new(self.index, slot, c.generation);
+        if c.published.is_some() {
+            self.handle.shared.workers[self.index]
+                .buffered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
         for topic in &c.subscriptions {
             self.topics.unsubscribe(topic, id);
         }

@@ -81,6 +81,11 @@ impl<H: Handler> Worker<H> {
                         self.set_reading(slot, reading);
                     }
                 }
+                Command::Upgrade(id, decision) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.decide_upgrade(slot, decision);
+                    }
+                }
                 Command::Stop(deadline) => self.begin_stop(deadline),
             }
         }

@@ -3,12 +3,13 @@
 //! reading of the server's answer.
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use mio::Interest;
 
 use super::{lend_conn, ClientOpening, Phase, Report, Slot, Worker};
-use crate::net::handler::{Handler, OpenInfo, Upgrade};
+use crate::net::handler::{Handler, OpenInfo, Upgrade, UpgradeRequest};
 use crate::net::sys;
 use crate::net::transport::Stream;
 use crate::proto::handshake::{self, HandshakeError};
@@ -103,7 +104,8 @@ impl<H: Handler> Worker<H> {
         let conns = &self.conns;
         let waiting = |&(slot, generation): &(usize, u32)| {
             conns.get(slot).is_some_and(|c| {
-                c.generation == generation && matches!(c.phase, Phase::ServerHandshake)
+                c.generation == generation
+                    && matches!(c.phase, Phase::ServerHandshake | Phase::AwaitingUpgrade(..))
             })
         };
         self.handshaking.retain(waiting);
@@ -205,18 +207,71 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Asks the handler about a parsed upgrade request, then answers it, or
+    /// parks the connection when the handler defers the decision.
     pub(super) fn accept_upgrade(
         &mut self,
         slot: usize,
         request: handshake::Request,
         consumed: usize,
     ) {
-        let preferred = {
+        let id = self.id(slot);
+        let c = &self.conns[slot];
+        let peer = c.stream.peer();
+        let decision = {
             let supported: Vec<&str> = self.config.protocols.iter().map(String::as_str).collect();
-            request.select_protocol(&supported)
+            let protocol = request.select_protocol(&supported);
+            self.handler.on_upgrade_request(UpgradeRequest {
+                id,
+                request: &request,
+                head: &c.ws.input()[..consumed],
+                peer: &peer,
+                protocol,
+            })
         };
+        match decision {
+            Some(decision) => self.answer_upgrade(slot, request, consumed, decision),
+            None => {
+                let c = &mut self.conns[slot];
+                c.phase = Phase::AwaitingUpgrade(Box::new(request), consumed);
+                // The handshake deadline keeps running.
+                self.schedule(slot);
+            }
+        }
+    }
+
+    /// Applies a deferred decision (`Handle::decide_upgrade`) to a
+    /// connection still waiting for one.
+    pub(super) fn decide_upgrade(&mut self, slot: usize, decision: Upgrade) {
+        let c = &mut self.conns[slot];
+        if !matches!(c.phase, Phase::AwaitingUpgrade(..)) {
+            return;
+        }
+        let Phase::AwaitingUpgrade(request, consumed) =
+            std::mem::replace(&mut c.phase, Phase::ServerHandshake)
+        else {
+            return;
+        };
+        self.answer_upgrade(slot, *request, consumed, decision);
+        if !self.conns.contains(slot) {
+            return;
+        }
+        if matches!(self.conns[slot].phase, Phase::Open) {
+            // Frames may have arrived meanwhile, their readiness edge spent.
+            self.read_frames(slot);
+        }
+    }
+
+    /// Writes the 101 (and opens the connection) or the refusal.
+    fn answer_upgrade(
+        &mut self,
+        slot: usize,
+        request: handshake::Request,
+        consumed: usize,
+        decision: Upgrade,
+    ) {
         let mut out = Vec::new();
-        match self.handler.on_upgrade(&request, preferred) {
+        match decision {
             Upgrade::Accept { protocol, headers } => {
                 let extra: Vec<(&str, &str)> = headers
                     .iter()
@@ -269,6 +324,14 @@ impl<H: Handler> Worker<H> {
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
         c.report = Report::Owed;
+        let published = Arc::new(AtomicUsize::new(c.ws.buffered_amount()));
+        c.published = Some(published.clone());
+        self.handle.shared.workers[self.index]
+            .buffered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, published);
+        let c = &mut self.conns[slot];
         c.ws.handshake_finished(self.now);
         let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         self.handler.on_open(&mut conn, info);

@@ -3,6 +3,7 @@
 //! writing side.
 
 use std::net::Shutdown;
+use std::sync::atomic::Ordering;
 
 use super::{lend_conn, Phase, Worker};
 use crate::net::config::BackpressurePolicy;
@@ -54,6 +55,9 @@ impl<H: Handler> Worker<H> {
             }
         }
         let buffered = c.ws.buffered_amount();
+        if let Some(p) = &c.published {
+            p.store(buffered, Ordering::Relaxed);
+        }
         if buffered == 0 && c.write_blocked {
             c.write_blocked = false;
             c.over_limit = false;
@@ -83,6 +87,9 @@ impl<H: Handler> Worker<H> {
     pub(super) fn check_backpressure(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         let buffered = c.ws.buffered_amount();
+        if let Some(p) = &c.published {
+            p.store(buffered, Ordering::Relaxed);
+        }
         if buffered <= self.config.limits.max_buffered
             || c.over_limit
             || !matches!(c.phase, Phase::Open)
