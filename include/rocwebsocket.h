@@ -159,6 +159,18 @@ typedef enum {
   // reason in `data`/`len`, and `close_code` 1015 when TLS failed (a bad
   // certificate, a handshake error or timeout), else 0.
   RWS_EVENT_CONNECT_ERROR = 9,
+  // Batched engines with `decide_upgrades`: an upgrade request waits for
+  // `rws_engine_accept_upgrade` or `rws_engine_reject_upgrade` on `conn`
+  // (the handshake timeout runs meanwhile; past it the connection is
+  // dropped with no further event). `data`/`len` hold the raw request
+  // head, request line to the blank line included (the path is the
+  // request line's second word; header names are case-insensitive).
+  RWS_EVENT_UPGRADE = 10,
+  // With `RWS_BACKPRESSURE_NOTIFY`: the connection's unsent bytes passed
+  // `max_buffered` (engine). `data`/`len` hold the buffered amount then,
+  // as a `uint64_t` in native byte order (`len` 8). A DRAIN event follows
+  // when the queue empties; none other comes before it.
+  RWS_EVENT_BACKPRESSURE = 11,
 } rws_event_type;
 
 // How much a log record matters, most severe first.
@@ -274,6 +286,13 @@ typedef struct rws_tls_client rws_tls_client;
 // keep theirs). Engines started with it share it: it may be freed after
 // `rws_engine_start*` returns, and swaps through it still reach them.
 typedef struct rws_tls_server rws_tls_server;
+
+// An upgrade request lent to the `on_upgrade` callback, valid only during
+// it: read the request with the `rws_upgrade_*` getters, decide with
+// `rws_upgrade_accept`, `rws_upgrade_add_header` or `rws_upgrade_reject`.
+// A callback that decides nothing accepts with the configured subprotocol
+// preference.
+typedef struct rws_upgrade rws_upgrade;
 
 // An incremental UTF-8 validator: feed chunks, then finish. Opaque. Not
 // thread-safe: use one from one thread at a time.
@@ -393,11 +412,20 @@ typedef struct {
   // The certificates the `tls_listen` addresses serve (NULL when there
   // are none). The engine takes a share: it may be freed after start.
   const rws_tls_server *tls_server;
+  // Batched engines: when true, every upgrade request is reported as an
+  // UPGRADE event and waits for `rws_engine_accept_upgrade` or
+  // `rws_engine_reject_upgrade` (the origin check and subprotocol choice
+  // of hosts that poll); false: accepted at once with `protocols`'
+  // preference. Callback engines decide in `on_upgrade` instead.
+  bool decide_upgrades;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
 // connection is gone); `event` and its `data` are valid only during the call.
 typedef void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event);
+
+// The upgrade callback: `upgrade` is lent for the call only.
+typedef void (*rws_upgrade_callback)(void *user, rws_upgrade *upgrade);
 
 // Callbacks for `rws_engine_start`. Any may be NULL. They run on the engine's
 // threads, concurrently when it has more than one: `user` must then be safe
@@ -420,6 +448,14 @@ typedef struct {
   // A ping or a pong arrived (PING or PONG event, payload in data/len; the
   // pong answering a ping was already queued).
   rws_callback on_control;
+  // An upgrade request arrived (server side), before any answer: read it
+  // and decide through `upgrade` (see `rws_upgrade`). NULL: accept with
+  // the config's subprotocol preference.
+  rws_upgrade_callback on_upgrade;
+  // With `RWS_BACKPRESSURE_NOTIFY`: the connection's unsent bytes passed
+  // `max_buffered` (BACKPRESSURE event, the amount as a `uint64_t` in
+  // data); `on_drain` says when the queue emptied.
+  rws_callback on_backpressure;
 } rws_callbacks;
 
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
@@ -911,6 +947,133 @@ rws_result rws_engine_poll_batch(const rws_engine *e,
 // # Safety
 // `e` NULL or live.
 int32_t rws_engine_event_fd(const rws_engine *e);
+
+// The id the connection keeps if accepted (0 for NULL).
+//
+// # Safety
+// `up` NULL or the one passed to the running callback.
+uint64_t rws_upgrade_conn(rws_upgrade *up);
+
+// The request path (with its query), `*len` bytes, not NUL-terminated;
+// NULL for a NULL `up`. Valid during the callback.
+//
+// # Safety
+// `up` NULL or the one passed to the running callback; `len` NULL or writable.
+const uint8_t *rws_upgrade_path(rws_upgrade *up, size_t *len);
+
+// The peer's address (`ip:port`, or `unix`), `*len` bytes, not
+// NUL-terminated; NULL for a NULL `up`. Valid during the callback.
+//
+// # Safety
+// `up` NULL or the one passed to the running callback; `len` NULL or writable.
+const uint8_t *rws_upgrade_peer(rws_upgrade *up, size_t *len);
+
+// The value of the first request header named `name` (case-insensitive;
+// `"Origin"` for the origin check), `*len` bytes, not NUL-terminated; NULL
+// when the request has no such header. Valid during the callback.
+//
+// # Safety
+// `up` NULL or the one passed to the running callback; `name` a C string;
+// `len` NULL or writable.
+const uint8_t *rws_upgrade_header(rws_upgrade *up, const char *name, size_t *len);
+
+// Request headers, in arrival order (0 for NULL).
+//
+// # Safety
+// `up` NULL or the one passed to the running callback.
+size_t rws_upgrade_header_count(rws_upgrade *up);
+
+// Header `index` (below `rws_upgrade_header_count`): its name and value,
+// neither NUL-terminated, valid during the callback.
+// `RWS_ERR_INVALID_ARGUMENT` past the last one.
+//
+// # Safety
+// `up` the one passed to the running callback; the four out-pointers writable.
+rws_result rws_upgrade_header_at(rws_upgrade *up,
+                                 size_t index,
+                                 const uint8_t **name,
+                                 size_t *name_len,
+                                 const uint8_t **value,
+                                 size_t *value_len);
+
+// Subprotocols the client offered (`Sec-WebSocket-Protocol`), 0 for NULL.
+//
+// # Safety
+// `up` NULL or the one passed to the running callback.
+size_t rws_upgrade_protocol_count(rws_upgrade *up);
+
+// Offered subprotocol `index`, `*len` bytes, not NUL-terminated; NULL past
+// the last. Valid during the callback.
+//
+// # Safety
+// `up` NULL or the one passed to the running callback; `len` NULL or writable.
+const uint8_t *rws_upgrade_protocol_at(rws_upgrade *up, size_t index, size_t *len);
+
+// Accepts the request with subprotocol `protocol` (one the client offered:
+// else `RWS_ERR_INVALID_ARGUMENT` and nothing changes), or with none for
+// NULL. Undoes an earlier `rws_upgrade_reject`.
+//
+// # Safety
+// `up` the one passed to the running callback; `protocol` NULL or a C string.
+rws_result rws_upgrade_accept(rws_upgrade *up, const char *protocol);
+
+// Adds a header to the 101 answer (copied). `RWS_ERR_INVALID_ARGUMENT` for
+// one the handshake sets itself (`Upgrade`, `Connection`,
+// `Sec-WebSocket-Accept`, `-Protocol`, `-Extensions`) or that contains CR,
+// LF or other bytes a header may not.
+//
+// # Safety
+// `up` the one passed to the running callback; `name` and `value` C strings.
+rws_result rws_upgrade_add_header(rws_upgrade *up, const char *name, const char *value);
+
+// Rejects the request: the client gets `status` (400 to 599, else
+// `RWS_ERR_INVALID_ARGUMENT`) with `body` (UTF-8 text, copied) and the
+// socket closes; no OPEN or CLOSE event follows.
+//
+// # Safety
+// `up` the one passed to the running callback; `body` `len` readable bytes.
+rws_result rws_upgrade_reject(rws_upgrade *up, uint16_t status, const uint8_t *body, size_t len);
+
+// Batched engines with `decide_upgrades`: accepts the request of an
+// UPGRADE event, from any thread, with subprotocol `protocol` (NULL: none;
+// one the client offered, else the client gets 500) and `header_count`
+// extra response headers given as `headers[2*i]` (name) and
+// `headers[2*i+1]` (value), checked now (`RWS_ERR_INVALID_ARGUMENT` for a
+// reserved or malformed one). The OPEN event follows. Asynchronous like
+// `rws_engine_send`: a connection that timed out (the handshake timeout
+// runs while the host decides) or was answered already ignores it.
+//
+// # Safety
+// `e` live; `protocol` NULL or a C string; `headers` `2 * header_count` C
+// strings (NULL when 0).
+rws_result rws_engine_accept_upgrade(const rws_engine *e,
+                                     uint64_t conn,
+                                     const char *protocol,
+                                     const char *const *headers,
+                                     size_t header_count);
+
+// Batched engines with `decide_upgrades`: rejects the request of an
+// UPGRADE event, from any thread, with `status` (400 to 599, else
+// `RWS_ERR_INVALID_ARGUMENT`) and `body` (UTF-8 text, copied); the socket
+// then closes, and no OPEN or CLOSE event follows. Asynchronous like
+// `rws_engine_accept_upgrade`.
+//
+// # Safety
+// `e` live; `body` `len` readable bytes.
+rws_result rws_engine_reject_upgrade(const rws_engine *e,
+                                     uint64_t conn,
+                                     uint16_t status,
+                                     const uint8_t *body,
+                                     size_t len);
+
+// Stores in `*out` the bytes queued on open connection `conn` and not yet
+// written, as its thread recorded them after its last write or send; from
+// any thread, at any time. `RWS_ERR_UNKNOWN_CONNECTION` for a connection
+// not open (not yet, or no longer).
+//
+// # Safety
+// `e` live; `out` writable.
+rws_result rws_engine_buffered_amount(const rws_engine *e, uint64_t conn, size_t *out);
 
 // Parses a frame header from the first `len` bytes at `data`, as received by
 // `receiver` (an `rws_role`: masking rules depend on it), with `allowed_rsv` the RSV bits

@@ -44,6 +44,18 @@ pub enum rws_event_type {
     /// reason in `data`/`len`, and `close_code` 1015 when TLS failed (a bad
     /// certificate, a handshake error or timeout), else 0.
     RWS_EVENT_CONNECT_ERROR = 9,
+    /// Batched engines with `decide_upgrades`: an upgrade request waits for
+    /// `rws_engine_accept_upgrade` or `rws_engine_reject_upgrade` on `conn`
+    /// (the handshake timeout runs meanwhile; past it the connection is
+    /// dropped with no further event). `data`/`len` hold the raw request
+    /// head, request line to the blank line included (the path is the
+    /// request line's second word; header names are case-insensitive).
+    RWS_EVENT_UPGRADE = 10,
+    /// With `RWS_BACKPRESSURE_NOTIFY`: the connection's unsent bytes passed
+    /// `max_buffered` (engine). `data`/`len` hold the buffered amount then,
+    /// as a `uint64_t` in native byte order (`len` 8). A DRAIN event follows
+    /// when the queue empties; none other comes before it.
+    RWS_EVENT_BACKPRESSURE = 11,
 }
 
 impl rws_event_type {
@@ -62,6 +74,8 @@ impl rws_event_type {
             RWS_EVENT_OPEN,
             RWS_EVENT_DRAIN,
             RWS_EVENT_CONNECT_ERROR,
+            RWS_EVENT_UPGRADE,
+            RWS_EVENT_BACKPRESSURE,
         ]
         .get(usize::from(value))
         .copied()

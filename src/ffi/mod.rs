@@ -33,6 +33,7 @@ pub use conn::*;
 pub use engine::callbacks::*;
 pub use engine::config::*;
 pub use engine::poll::*;
+pub use engine::upgrade::*;
 pub use engine::*;
 pub use event::*;
 pub use frame::*;

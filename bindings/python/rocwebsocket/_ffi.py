@@ -206,6 +206,7 @@ class rws_engine_config(Structure):
         ("tls_listen", POINTER(c_char_p)),
         ("tls_listen_count", c_size_t),
         ("tls_server", c_void_p),
+        ("decide_upgrades", c_bool),
     ]
 
 
@@ -226,6 +227,9 @@ class rws_tls_client_config(Structure):
 # void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event)
 rws_callback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, POINTER(rws_event))
 
+# void (*rws_upgrade_callback)(void *user, rws_upgrade *upgrade)
+rws_upgrade_callback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+
 
 class rws_callbacks(Structure):
     _fields_ = [
@@ -236,6 +240,8 @@ class rws_callbacks(Structure):
         ("on_drain", rws_callback),
         ("on_error", rws_callback),
         ("on_control", rws_callback),
+        ("on_upgrade", rws_upgrade_callback),
+        ("on_backpressure", rws_callback),
     ]
 
 

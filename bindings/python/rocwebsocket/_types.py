@@ -41,6 +41,10 @@ class EventType(IntEnum):
     DRAIN = 8
     #: A client connection tagged ``tag`` failed before it opened; the reason in ``data``.
     CONNECT_ERROR = 9
+    #: An upgrade request awaits a decision (``decide_upgrades``): the raw request head in ``data``.
+    UPGRADE = 10
+    #: The write queue passed ``max_buffered`` (notify policy): the amount as a native ``uint64`` in ``data``.
+    BACKPRESSURE = 11
 
 
 class CloseCode(IntEnum):

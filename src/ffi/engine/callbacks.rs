@@ -8,7 +8,8 @@ use super::super::handle::{self, try_lent, Lent};
 use super::super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
 use bytes::Bytes;
 
-use crate::net::{Conn, ConnId, Handler, Message, OpenInfo};
+use super::upgrade::rws_upgrade;
+use crate::net::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, UpgradeRequest};
 use crate::proto::CloseCode;
 
 /// The connection an engine callback is about, valid only during that
@@ -47,7 +48,19 @@ pub struct rws_callbacks {
     /// A ping or a pong arrived (PING or PONG event, payload in data/len; the
     /// pong answering a ping was already queued).
     pub on_control: rws_callback,
+    /// An upgrade request arrived (server side), before any answer: read it
+    /// and decide through `upgrade` (see `rws_upgrade`). NULL: accept with
+    /// the config's subprotocol preference.
+    pub on_upgrade: rws_upgrade_callback,
+    /// With `RWS_BACKPRESSURE_NOTIFY`: the connection's unsent bytes passed
+    /// `max_buffered` (BACKPRESSURE event, the amount as a `uint64_t` in
+    /// data); `on_drain` says when the queue emptied.
+    pub on_backpressure: rws_callback,
 }
+
+/// The upgrade callback: `upgrade` is lent for the call only.
+pub type rws_upgrade_callback =
+    Option<unsafe extern "C" fn(user: *mut c_void, upgrade: *mut rws_upgrade)>;
 
 pub(super) struct CallbackHandler {
     pub(super) callbacks: rws_callbacks,
@@ -155,7 +168,23 @@ impl Handler for CallbackHandler {
         self.call(self.callbacks.on_drain, Some(conn), &ev);
     }
 
-    fn on_backpressure(&mut self, _conn: &mut Conn<'_>, _buffered: usize) {}
+    fn on_backpressure(&mut self, conn: &mut Conn<'_>, buffered: usize) {
+        let amount = (buffered as u64).to_ne_bytes();
+        let t = rws_event_type::RWS_EVENT_BACKPRESSURE;
+        let ev = event(t, conn.id(), conn.tag(), 0, &amount);
+        self.call(self.callbacks.on_backpressure, Some(conn), &ev);
+    }
+
+    fn on_upgrade_request(&mut self, request: UpgradeRequest<'_>) -> Option<Upgrade> {
+        let Some(f) = self.callbacks.on_upgrade else {
+            return Some(self.on_upgrade(request.request, request.protocol));
+        };
+        let mut up = rws_upgrade::new(request);
+        // SAFETY: a C function pointer given by the host with this
+        // signature; `up` lives for the duration of the call.
+        unsafe { f(self.callbacks.user, &mut up) };
+        Some(up.decision())
+    }
 
     fn on_connect_error(&mut self, tag: u64, error: &std::io::Error) {
         let text = error.to_string();

@@ -89,6 +89,12 @@ pub struct rws_engine_config {
     /// The certificates the `tls_listen` addresses serve (NULL when there
     /// are none). The engine takes a share: it may be freed after start.
     pub tls_server: *const rws_tls_server,
+    /// Batched engines: when true, every upgrade request is reported as an
+    /// UPGRADE event and waits for `rws_engine_accept_upgrade` or
+    /// `rws_engine_reject_upgrade` (the origin check and subprotocol choice
+    /// of hosts that poll); false: accepted at once with `protocols`'
+    /// preference. Callback engines decide in `on_upgrade` instead.
+    pub decide_upgrades: bool,
 }
 
 /// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
@@ -135,6 +141,7 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             tls_listen: std::ptr::null(),
             tls_listen_count: 0,
             tls_server: std::ptr::null(),
+            decide_upgrades: false,
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };

@@ -22,6 +22,7 @@ pub mod callbacks;
 pub mod config;
 pub mod poll;
 mod queue;
+pub mod upgrade;
 
 /// A running engine. Opaque. Every function taking a `const rws_engine *` is
 /// thread-safe; `rws_engine_stop` and `rws_engine_free` must not race with
@@ -73,8 +74,9 @@ unsafe fn start(
                 }
             };
             let q = queue.clone();
+            let decide = c.decide_upgrades;
             (
-                Engine::start(config, |_, _| QueueHandler::new(q.clone())),
+                Engine::start(config, |_, _| QueueHandler::new(q.clone(), decide)),
                 Some(queue),
             )
         }
@@ -159,7 +161,7 @@ fn connect_error_code(error: &std::io::Error) -> u16 {
     crate::net::TlsError::of(error).map_or(0, |t| t.close_code().0)
 }
 
-fn handle_result(r: Result<(), HandleError>) -> rws_result {
+pub(super) fn handle_result(r: Result<(), HandleError>) -> rws_result {
     match r {
         Ok(()) => rws_result::RWS_OK,
         Err(HandleError::Stopped) => fail(rws_result::RWS_ERR_STOPPED, "the engine has stopped"),

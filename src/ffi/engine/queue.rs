@@ -23,7 +23,7 @@ use bytes::Bytes;
 use super::super::event::rws_event_type;
 use super::callbacks::message_event;
 use crate::net::sys::WakeFd;
-use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo};
+use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo, Upgrade, UpgradeRequest};
 use crate::proto::CloseCode;
 
 /// Events as columns: event `i` is `types[i]`, `conns[i]`, ... and its bytes
@@ -251,14 +251,17 @@ pub(super) struct QueueHandler {
     queue: Arc<EventQueue>,
     local: Packed,
     paused: Vec<ConnId>,
+    /// Upgrade requests become UPGRADE events awaiting the host's answer.
+    decide_upgrades: bool,
 }
 
 impl QueueHandler {
-    pub(super) fn new(queue: Arc<EventQueue>) -> QueueHandler {
+    pub(super) fn new(queue: Arc<EventQueue>, decide_upgrades: bool) -> QueueHandler {
         QueueHandler {
             queue,
             local: Packed::default(),
             paused: Vec::new(),
+            decide_upgrades,
         }
     }
 
@@ -270,6 +273,21 @@ impl QueueHandler {
 }
 
 impl Handler for QueueHandler {
+    fn on_upgrade_request(&mut self, request: UpgradeRequest<'_>) -> Option<Upgrade> {
+        if !self.decide_upgrades {
+            return Some(self.on_upgrade(request.request, request.protocol));
+        }
+        let t = rws_event_type::RWS_EVENT_UPGRADE;
+        self.push_now(t, request.id, 0, 0, request.head);
+        None
+    }
+
+    fn on_backpressure(&mut self, conn: &mut Conn<'_>, buffered: usize) {
+        let t = rws_event_type::RWS_EVENT_BACKPRESSURE;
+        let amount = (buffered as u64).to_ne_bytes();
+        self.push_now(t, conn.id(), conn.tag(), 0, &amount);
+    }
+
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         let path = info.path.as_bytes();
         self.push_now(
