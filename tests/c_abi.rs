@@ -235,6 +235,12 @@ fn c_engine_abi_tests() {
 }
 
 #[test]
+fn c_upgrade_and_backpressure_tests() {
+    let out = run(&build_c("c-tests/upgrade_test.c", &[], "upgrade_test"), &[]);
+    assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
 fn c_log_callback_tests() {
     let out = run(&build_c("c-tests/log_test.c", &[], "log_test"), &[]);
     assert!(out.contains("checks passed"), "{out}");
@@ -242,7 +248,13 @@ fn c_log_callback_tests() {
 
 #[test]
 fn c_tests_under_address_and_undefined_behavior_sanitizers() {
-    for test in ["codec_test", "engine_test", "log_test", "engine_abi_test"] {
+    for test in [
+        "codec_test",
+        "engine_test",
+        "log_test",
+        "engine_abi_test",
+        "upgrade_test",
+    ] {
         let program = build_c(
             &format!("c-tests/{test}.c"),
             SANITIZE,

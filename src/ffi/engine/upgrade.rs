@@ -144,8 +144,8 @@ pub unsafe extern "C" fn rws_upgrade_header(
 /// `up` NULL or the one passed to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn rws_upgrade_header_count(up: *mut rws_upgrade) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
+        // SAFETY: per the contract above.
         unsafe { lent(up) }.map_or(0, |u| u.request.request.headers.len())
     })
 }
@@ -186,8 +186,8 @@ pub unsafe extern "C" fn rws_upgrade_header_at(
 /// `up` NULL or the one passed to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn rws_upgrade_protocol_count(up: *mut rws_upgrade) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
+        // SAFETY: per the contract above.
         unsafe { lent(up) }.map_or(0, |u| u.request.request.protocols.len())
     })
 }
