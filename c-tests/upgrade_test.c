@@ -429,7 +429,7 @@ static void batched_backpressure(void) {
     rws_engine *e;
     rws_event ev;
     pthread_t reader;
-    uint64_t conn, amount;
+    uint64_t conn, amount = 0;
     size_t sent = 0, after;
     int fd, got = 0;
     backpressure_config(&cfg, listen);
