@@ -59,8 +59,10 @@ from ._types import (
     Event,
     EventType,
 )
+from ._upgrade import Accept, Reject, UpgradeRequest
 
 __all__ = [
+    "Accept",
     "Batch",
     "BufferTooSmallError",
     "Client",
@@ -82,11 +84,13 @@ __all__ = [
     "NullPointerError",
     "PanicError",
     "ProtocolError",
+    "Reject",
     "RocwsError",
     "Server",
     "StoppedError",
     "UnknownConnectionError",
     "UnsupportedError",
+    "UpgradeRequest",
     "Utf8Error",
     "connect",
     "serve",

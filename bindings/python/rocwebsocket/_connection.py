@@ -19,7 +19,7 @@ from typing import (
     Union,
 )
 
-from ._ffi import Data
+from ._ffi import Data, UnknownConnectionError
 from ._types import CloseCode, EventType, closed_error
 
 if TYPE_CHECKING:
@@ -135,6 +135,17 @@ class Connection:
         """:meth:`send_nowait` as a coroutine, for ``websockets`` compatibility
         (the engine never blocks on the network)."""
         self.send_nowait(data, text=text)
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued on this connection and not yet written (see
+        :meth:`Engine.buffered_amount`); 0 once closed."""
+        if self.close_code is not None:
+            return 0
+        try:
+            return self.engine.buffered_amount(self.id)
+        except UnknownConnectionError:
+            return 0
 
     async def close(self, code: int = CloseCode.NORMAL, reason: str = "", timeout: float = 10.0) -> None:
         """Starts the closing handshake and waits (up to ``timeout`` s) until it is done."""

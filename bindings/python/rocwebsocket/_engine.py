@@ -26,12 +26,15 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence
 
 from . import _ffi
 from ._batch import Batch, rws_event_batch
 from ._ffi import Data, StoppedError, lib
 from ._types import CloseCode, ConnectError, Event, EventType
+from ._upgrade import Accept, Decision, Reject, UpgradeRequest
+
+_UPGRADE = int(EventType.UPGRADE)
 
 if TYPE_CHECKING:
     from ._connection import Connection, Listener
@@ -40,7 +43,7 @@ __all__ = ["Engine", "Server", "Client"]
 
 log = logging.getLogger("rocwebsocket")
 
-_TYPES = tuple(EventType(i) for i in range(10))
+_TYPES = tuple(EventType)
 _SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
 
 
@@ -118,6 +121,12 @@ class Engine:
         client_cafile: with ``certfile``: clients must present a certificate
             issued by a CA of this PEM file (mutual TLS).
         tls_listen: TLS addresses beside the plain ``listen`` ones.
+        on_upgrade: ``on_upgrade(request: UpgradeRequest) -> Accept | Reject |
+            None``, called for each upgrade request before any answer is
+            written (on the thread that polls, or the asyncio loop): check
+            ``request.origin``, choose one of ``request.protocols``, add
+            headers, or reject with an HTTP status. The UPGRADE events stay
+            in the polled events too. An exception rejects with 500.
 
     Raises:
         EngineStartError: bad settings, bad certificates, or an address that
@@ -138,6 +147,7 @@ class Engine:
         keyfile: Optional[str] = None,
         client_cafile: Optional[str] = None,
         tls_listen: Sequence[str] = (),
+        on_upgrade: Optional[Callable[[UpgradeRequest], Decision]] = None,
         **settings: Any,
     ) -> None:
         if isinstance(listen, str):
@@ -152,7 +162,12 @@ class Engine:
                 tls_listen, listen = listen, ()
         try:
             cfg, keep = _ffi.make_config(
-                listen, threads=threads, tls_listen=tls_listen, tls_server=self._tls_server, **settings
+                listen,
+                threads=threads,
+                tls_listen=tls_listen,
+                tls_server=self._tls_server,
+                decide_upgrades=on_upgrade is not None,
+                **settings,
             )
             ptr = lib.rws_engine_start_batched(ctypes.byref(cfg))
             del keep  # the C side copied every string
@@ -164,6 +179,7 @@ class Engine:
                 self._tls_server = None
             raise
         self._ptr: int = ptr
+        self._on_upgrade = on_upgrade
         self._gate = _Gate()
         self._stopped = False
         self._batch_size = batch_size
@@ -336,7 +352,47 @@ class Engine:
         rc = lib.rws_engine_poll_batch(self._ptr, max_events, timeout_ms, ctypes.byref(raw))
         if rc:
             raise _ffi.error(rc)
-        return Batch(raw)
+        batch = Batch(raw)
+        if self._on_upgrade is not None and _UPGRADE in batch.types:
+            self._answer_upgrades(batch)
+        return batch
+
+    def _answer_upgrades(self, batch: Batch) -> None:
+        """Asks ``on_upgrade`` about every UPGRADE event of ``batch`` and
+        answers each (the caller holds the gate)."""
+        decide = self._on_upgrade
+        assert decide is not None
+        for i, t in enumerate(batch.types):
+            if t != _UPGRADE:
+                continue
+            cid = batch.conns[i]
+            try:
+                decision = decide(UpgradeRequest(cid, batch.payload(i)))
+                if decision is None:
+                    decision = Accept()
+                if isinstance(decision, Accept):
+                    flat = [x.encode() for pair in decision.headers for x in pair]
+                    arr = (ctypes.c_char_p * len(flat))(*flat) if flat else None
+                    proto = decision.protocol.encode() if decision.protocol else None
+                    _ffi.check(
+                        lib.rws_engine_accept_upgrade(self._ptr, cid, proto, arr, len(decision.headers))
+                    )
+                elif isinstance(decision, Reject):
+                    body = decision.body.encode()
+                    _ffi.check(lib.rws_engine_reject_upgrade(self._ptr, cid, decision.status, body, len(body)))
+                else:
+                    raise TypeError(f"on_upgrade returned {decision!r}, not Accept, Reject or None")
+            except Exception:
+                log.exception("on_upgrade failed: rejecting with 500")
+                lib.rws_engine_reject_upgrade(self._ptr, cid, 500, b"", 0)
+
+    def buffered_amount(self, conn: int) -> int:
+        """Bytes queued on open connection ``conn`` and not yet written, as
+        the engine last recorded them; any thread, any time. Raises
+        :class:`UnknownConnectionError` for a connection not open."""
+        out = ctypes.c_size_t()
+        self._call(lib.rws_engine_buffered_amount, conn, ctypes.byref(out))
+        return out.value
 
     def poll_batch(self, timeout: Optional[float] = 0.0, max_events: Optional[int] = None) -> Batch:
         """Takes the events ready now as one :class:`Batch` of columns,

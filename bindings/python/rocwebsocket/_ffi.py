@@ -297,6 +297,9 @@ _declare("rws_close_code_is_sendable", c_bool, c_uint16)
 _declare("rws_engine_config_init", c_int, POINTER(rws_engine_config))
 _declare("rws_engine_start", c_void_p, POINTER(rws_engine_config), POINTER(rws_callbacks))
 _declare("rws_engine_start_batched", c_void_p, POINTER(rws_engine_config))
+_declare("rws_engine_accept_upgrade", c_int, c_void_p, c_uint64, c_char_p, POINTER(c_char_p), c_size_t)
+_declare("rws_engine_reject_upgrade", c_int, c_void_p, c_uint64, c_uint16, c_char_p, c_size_t)
+_declare("rws_engine_buffered_amount", c_int, c_void_p, c_uint64, POINTER(c_size_t))
 _declare(
     "rws_engine_poll_events",
     c_int,
@@ -413,6 +416,7 @@ def make_config(
     max_queued_bytes: Optional[int] = None,
     tls_listen: Sequence[str] = (),
     tls_server: Optional[int] = None,
+    decide_upgrades: bool = False,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
@@ -436,6 +440,7 @@ def make_config(
         cfg.tls_listen = ctypes.cast(arr, POINTER(c_char_p))
     cfg.tls_listen_count = n
     cfg.tls_server = tls_server
+    cfg.decide_upgrades = decide_upgrades
     cfg.threads = threads
     cfg.max_connections = max_connections
     if max_frame_size is not None:

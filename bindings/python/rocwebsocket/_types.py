@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 from typing import Union
 
@@ -112,6 +113,11 @@ class Event:
         self.tag = tag
         self.close_code = close_code
         self.data = data
+
+    @property
+    def buffered_amount(self) -> int:
+        """A BACKPRESSURE event's buffered amount (its ``data``, a native ``uint64``)."""
+        return int.from_bytes(bytes(self.data), sys.byteorder)
 
     @property
     def text(self) -> str:
