@@ -123,6 +123,10 @@ func (o *Options) config() (C.rws_engine_config, []*cStrings, error) {
 	if o.CloseTimeout > 0 {
 		cfg.close_timeout_ms = millis(o.CloseTimeout)
 	}
+	cfg.decide_upgrades = C.bool(o.OnUpgrade != nil)
+	if o.OnBackpressure != nil {
+		cfg.backpressure = C.RWS_BACKPRESSURE_NOTIFY
+	}
 	tlsListen := newCStrings(o.TLSListen)
 	cfg.tls_listen = tlsListen.ptr
 	cfg.tls_listen_count = C.size_t(len(o.TLSListen))

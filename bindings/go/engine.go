@@ -97,6 +97,17 @@ type Options struct {
 	// close). data is a copy the callee owns. It must not block, nor call
 	// Conn.Close or Engine.Stop/Close (use Conn.StartClose).
 	OnMessage func(c *Conn, typ MessageType, data []byte)
+	// OnUpgrade, when set, decides every upgrade request before any answer
+	// is written: check r.Origin(), choose one of r.Protocols, add headers,
+	// or reject with an HTTP status. It runs on the poller goroutine and
+	// must not block (the handshake timeout runs meanwhile).
+	OnUpgrade func(r *UpgradeRequest) UpgradeDecision
+	// OnBackpressure, when set, keeps a connection whose unsent bytes pass
+	// MaxBuffered open (instead of dropping it with 1008) and is told so,
+	// with the amount; OnDrain is told when its queue emptied again. Both
+	// run on the poller goroutine and must not block.
+	OnBackpressure func(c *Conn, buffered uint64)
+	OnDrain        func(c *Conn)
 }
 
 // pollSliceMs bounds one wait inside rws_engine_poll_events, so Stop (which
@@ -119,6 +130,9 @@ type Engine struct {
 	tlsPort   int
 	tlsServer *C.rws_tls_server // ours to free; the engine holds its own share
 	onMessage func(*Conn, MessageType, []byte)
+	onUpgrade func(*UpgradeRequest) UpgradeDecision
+	onBackpr  func(*Conn, uint64)
+	onDrain   func(*Conn)
 
 	conns map[uint64]*Conn // the poller goroutine's alone
 
@@ -185,6 +199,9 @@ func Start(opts Options) (*Engine, error) {
 		tlsPort:      int(C.rws_engine_tls_port(r.engine)),
 		tlsServer:    tlsServer,
 		onMessage:    opts.OnMessage,
+		onUpgrade:    opts.OnUpgrade,
+		onBackpr:     opts.OnBackpressure,
+		onDrain:      opts.OnDrain,
 		conns:        make(map[uint64]*Conn),
 		dials:        make(map[uint64]chan dialResult),
 		acceptNotify: make(chan struct{}, 1),
@@ -466,6 +483,20 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 		}
 		delete(e.conns, id)
 		c.setClosed(CloseError{Code: StatusCode(ev.close_code), Reason: goString(ev.data, ev.len)})
+	case C.RWS_EVENT_UPGRADE:
+		if e.onUpgrade != nil {
+			e.answerUpgrade(id, goBytes(ev.data, ev.len))
+		}
+	case C.RWS_EVENT_BACKPRESSURE:
+		if c := e.conns[id]; c != nil && e.onBackpr != nil && ev.len == 8 {
+			var amount uint64 // native byte order, as the C event says
+			copy((*[8]byte)(unsafe.Pointer(&amount))[:], goBytes(ev.data, ev.len))
+			e.onBackpr(c, amount)
+		}
+	case C.RWS_EVENT_DRAIN:
+		if c := e.conns[id]; c != nil && e.onDrain != nil {
+			e.onDrain(c)
+		}
 	case C.RWS_EVENT_CONNECT_ERROR:
 		tag := uint64(ev.tag)
 		e.dialMu.Lock()

@@ -119,6 +119,20 @@ static inline rwsgo_tls_client_res rwsgo_tls_client_new(const char *ca, size_t c
 	return out;
 }
 
+static inline rwsgo_res rwsgo_accept_upgrade(const rws_engine *e, uint64_t c, const char *protocol,
+                                            const char *const *headers, size_t n) {
+	return rwsgo_done(rws_engine_accept_upgrade(e, c, protocol, headers, n));
+}
+
+static inline rwsgo_res rwsgo_reject_upgrade(const rws_engine *e, uint64_t c, uint16_t status, const uint8_t *b,
+                                            size_t n) {
+	return rwsgo_done(rws_engine_reject_upgrade(e, c, status, b, n));
+}
+
+static inline rwsgo_res rwsgo_buffered_amount(const rws_engine *e, uint64_t c, size_t *out) {
+	return rwsgo_done(rws_engine_buffered_amount(e, c, out));
+}
+
 static inline rwsgo_res rwsgo_stop(const rws_engine *e, uint32_t grace_ms) {
 	return rwsgo_done(rws_engine_stop(e, grace_ms));
 }
