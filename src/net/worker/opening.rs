@@ -230,7 +230,7 @@ impl<H: Handler> Worker<H> {
             })
         };
         match decision {
-            Some(decision) => self.answer_upgrade(slot, request, consumed, decision),
+            Some(decision) => self.answer_upgrade(slot, request, consumed, decision, peer),
             None => {
                 let c = &mut self.conns[slot];
                 c.phase = Phase::AwaitingUpgrade(Box::new(request), consumed);
@@ -252,7 +252,8 @@ impl<H: Handler> Worker<H> {
         else {
             return;
         };
-        self.answer_upgrade(slot, *request, consumed, decision);
+        let peer = c.stream.peer();
+        self.answer_upgrade(slot, *request, consumed, decision, peer);
         if !self.conns.contains(slot) {
             return;
         }
@@ -269,6 +270,7 @@ impl<H: Handler> Worker<H> {
         request: handshake::Request,
         consumed: usize,
         decision: Upgrade,
+        peer: String,
     ) {
         let mut out = Vec::new();
         match decision {
@@ -301,7 +303,7 @@ impl<H: Handler> Worker<H> {
                     path: request.path,
                     headers: request.headers,
                     protocol,
-                    peer: c.stream.peer(),
+                    peer,
                     tag: 0,
                     is_client: false,
                 };
