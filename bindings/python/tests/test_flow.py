@@ -1,0 +1,162 @@
+"""Flow control of the asyncio integration: a reader that never reads holds a
+bounded receive queue (the engine stops reading and TCP pushes back on the
+peer, nothing is dropped), and a flood does not starve the loop's other tasks.
+
+The flooding peer runs in its own process (tests/flood_peer.py) so that it
+takes no time from the loop under test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Coroutine, List, Optional
+
+import pytest
+
+from rocwebsocket import Connection, EventType, Listener, serve
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flood_peer.py")
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class Peer:
+    """The flooding client process."""
+
+    def __init__(self, port: int, count: int, size: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, PEER, str(port), str(count), str(size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def sent(self) -> int:
+        """Messages the peer has handed to its socket so far."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("?\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().split()
+        assert line and line[0] in ("sent", "done"), line
+        return int(line[1])
+
+    def finish(self) -> Optional[str]:
+        """The peer's last line ("done N"), after it exited."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        try:
+            out = self.proc.stdout.read()
+            self.proc.wait(30)
+        finally:
+            self.kill()
+        lines = [line for line in out.splitlines() if line.startswith("done")]
+        return lines[-1] if lines else None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    "size, count, settings, limit_messages, limit_bytes",
+    [
+        # The default limits; 1 KiB messages meet the message limit (4096) first.
+        (1024, 100_000, {}, 4096, 16 << 20),
+        # Only a byte limit: 16 KiB messages against 1 MiB.
+        (16 << 10, 8_000, {"max_queue": 0, "max_queue_bytes": 1 << 20}, None, 1 << 20),
+    ],
+)
+def test_reader_that_never_reads_holds_a_bounded_queue_then_gets_everything_in_order(
+    size: int, count: int, settings: dict, limit_messages: Optional[int], limit_bytes: int
+) -> None:
+    async def main() -> None:
+        async with serve(None, threads=1, **settings) as server:
+            rss_before = rss_bytes()
+            peer = Peer(server.port, count, size)
+            try:
+                conn = await server.accept()
+                # Never read for 3 s; the queue depth is sampled meanwhile.
+                most_messages = most_bytes = 0
+                end = time.monotonic() + 3.0
+                while time.monotonic() < end:
+                    await asyncio.sleep(0.02)
+                    most_messages = max(most_messages, conn.queue_depth)
+                    most_bytes = max(most_bytes, conn.queued_bytes)
+                rss_growth = rss_bytes() - rss_before
+                sent = peer.sent()
+                print(
+                    f"\n{size} B messages: most queued {most_messages} messages, "
+                    f"{most_bytes / 2**20:.1f} MiB; RSS +{rss_growth / 2**20:.1f} MiB; "
+                    f"the peer sent {sent} of {count}"
+                )
+                assert conn.reading_paused
+                # The limit, plus what the engine had read before the pause
+                # took effect (a small fraction of it).
+                if limit_messages is not None:
+                    assert limit_messages < most_messages <= limit_messages * 2
+                assert most_bytes <= limit_bytes * 2
+                # The peer is held back by TCP: most of its messages are unsent.
+                assert sent < count // 2
+                assert rss_growth < 64 << 20
+                # Now read: every message arrives, in order, and reading resumed.
+                for i in range(count):
+                    msg = await conn.recv()
+                    assert isinstance(msg, bytes) and len(msg) == size
+                    assert int.from_bytes(msg[:8], "big") == i
+                assert conn.queue_depth == 0 and conn.queued_bytes == 0
+                assert not conn.reading_paused
+                assert await asyncio.get_running_loop().run_in_executor(None, peer.finish) == f"done {count}"
+            finally:
+                peer.kill()
+
+    run(main())
+
+
+class Counter(Listener):
+    def __init__(self) -> None:
+        self.count = 0
+        self.out_of_order = 0
+
+    def on_message(self, conn: Connection, kind: EventType, data: memoryview) -> None:
+        if int.from_bytes(data[:8], "big") != self.count:
+            self.out_of_order += 1
+        self.count += 1
+
+
+def test_a_flood_leaves_the_loop_to_other_tasks() -> None:
+    """A task that sleeps 10 ms in a loop keeps its timing while a peer
+    floods a Listener as fast as it can (the loop does one batch per turn)."""
+
+    async def main() -> None:
+        counter = Counter()
+        async with serve(None, threads=1, listener=counter) as server:
+            peer = Peer(server.port, 0, 64)
+            try:
+                lateness: List[float] = []
+                start = time.monotonic()
+                while time.monotonic() - start < 3.0:
+                    before = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    lateness.append(time.monotonic() - before - 0.01)
+                received = counter.count
+            finally:
+                peer.kill()
+        worst = max(lateness)
+        print(f"\nflood: {received} messages in 3 s; worst wake-up delay of a 10 ms sleeper {worst * 1000:.1f} ms")
+        assert counter.out_of_order == 0
+        # The flood was real: the listener was kept busy.
+        assert received > 100_000
+        assert worst < 0.1
+
+    run(main())
