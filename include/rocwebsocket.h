@@ -898,15 +898,18 @@ rws_result rws_engine_subscribe(const rws_engine *e,
                                 bool subscribe);
 
 // Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
-// Asynchronous like `rws_engine_send`.
+// Asynchronous like `rws_engine_send`. It stays paused until
+// `rws_engine_resume_reading`: a batched engine's own resumes
+// (`max_queued_bytes`) leave it paused.
 //
 // # Safety
 // `e` live.
 rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
 
 // Resumes reading from `conn`, from any thread; a no-op for a connection
-// that is not paused. A batched engine resumes the connections it paused
-// itself (`max_queued_bytes`) when a poll takes the queue.
+// that is not paused. A batched engine also resumes the connections it
+// paused itself (`max_queued_bytes`) when a poll takes the queue, but not
+// those paused by `rws_engine_pause_reading`.
 //
 // # Safety
 // `e` live.

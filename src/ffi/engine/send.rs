@@ -198,7 +198,9 @@ pub unsafe extern "C" fn rws_engine_subscribe(
 }
 
 /// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
-/// Asynchronous like `rws_engine_send`.
+/// Asynchronous like `rws_engine_send`. It stays paused until
+/// `rws_engine_resume_reading`: a batched engine's own resumes
+/// (`max_queued_bytes`) leave it paused.
 ///
 /// # Safety
 /// `e` live.
@@ -206,13 +208,14 @@ pub unsafe extern "C" fn rws_engine_subscribe(
 pub unsafe extern "C" fn rws_engine_pause_reading(e: *const rws_engine, conn: u64) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        handle_result(e.handle.pause_reading(ConnId(conn)))
+        set_reading(e, ConnId(conn), false)
     })
 }
 
 /// Resumes reading from `conn`, from any thread; a no-op for a connection
-/// that is not paused. A batched engine resumes the connections it paused
-/// itself (`max_queued_bytes`) when a poll takes the queue.
+/// that is not paused. A batched engine also resumes the connections it
+/// paused itself (`max_queued_bytes`) when a poll takes the queue, but not
+/// those paused by `rws_engine_pause_reading`.
 ///
 /// # Safety
 /// `e` live.
@@ -220,6 +223,21 @@ pub unsafe extern "C" fn rws_engine_pause_reading(e: *const rws_engine, conn: u6
 pub unsafe extern "C" fn rws_engine_resume_reading(e: *const rws_engine, conn: u64) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        handle_result(e.handle.resume_reading(ConnId(conn)))
+        set_reading(e, ConnId(conn), true)
+    })
+}
+
+/// Pauses or resumes `id`; on a batched engine, noted by its queue first.
+fn set_reading(e: &rws_engine, id: ConnId, reading: bool) -> rws_result {
+    let command = || {
+        if reading {
+            e.handle.resume_reading(id)
+        } else {
+            e.handle.pause_reading(id)
+        }
+    };
+    handle_result(match &e.queue {
+        Some(queue) => queue.set_app_paused(id, !reading, command),
+        None => command(),
     })
 }
