@@ -552,8 +552,14 @@ class Engine:
                         log.exception("Listener.on_message failed")
                 else:
                     payload = data[start:end]
-                    if conn._deliver(payload.decode() if t == 1 else payload, end - start):
+                    if conn._deliver(payload.decode() if t == 1 else payload, end - start) and conn not in full:
+                        # Past its limit: pause now, before the rest of the
+                        # batch. Once per batch, also when already paused:
+                        # the engine resumes a connection it paused for its
+                        # own queue when polled.
                         full.add(conn)
+                        conn._flow.full = True
+                        self._set_reading(cid, False)
                 continue
             tag, code = tags[i], codes[i]
             if t == 7:  # OPEN
@@ -589,12 +595,6 @@ class Engine:
                 conn = conns.get(cid)
                 if conn is not None:
                     conn._drained()
-        # Receive queues past their limit: pause reading (again, if the
-        # engine resumed a connection it had paused for its own queue).
-        for conn in full:
-            if not conn.closed:
-                conn._flow.full = True
-                self._set_reading(conn.id, False)
 
     def _try_close(self, cid: int, code: int, reason: str) -> None:
         try:

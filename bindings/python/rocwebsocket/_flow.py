@@ -7,6 +7,11 @@ connection (``rws_engine_pause_reading``): its socket is left unread, so TCP
 flow control pushes back on the peer and nothing is dropped. Once the
 application has taken the queue down to half of both limits, reading resumes.
 
+A queue can pass its limit by what the engine had already read for that
+connection when the pause came: events queued in the engine and not yet
+handed to Python, which the engine's ``max_queued_bytes`` bounds (64 MiB by
+default, all connections together; lower it for a tighter bound).
+
 Defaults: 4096 messages and 16 MiB. The byte limit bounds what large messages
 can pin (as ``websockets``' default of 16 messages of up to 1 MiB does); the
 message limit bounds tiny messages, whose Python objects cost far more than
