@@ -165,7 +165,8 @@ def test_a_flood_leaves_the_loop_to_other_tasks() -> None:
         assert counter.out_of_order == 0
         # The flood was real: the listener was kept busy.
         assert received > 100_000
-        assert worst < 0.1
+        # Seconds before (12 s measured); tens of ms after, on a shared machine.
+        assert worst < 0.2
 
     run(main())
 
