@@ -273,7 +273,9 @@ fn check_header(name: &str, value: &str) -> Result<(), InvalidHeader> {
     if name.is_empty() || !name.bytes().all(token) {
         return Err(InvalidHeader(name.to_owned()));
     }
-    if value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0) {
+    // A field value is visible characters, spaces and tabs (RFC 7230 §3.2):
+    // any other control character makes the head malformed for the peer.
+    if value.bytes().any(|c| (c < b' ' && c != b'\t') || c == 0x7F) {
         return Err(InvalidHeader(format!("{name}: {value}")));
     }
     Ok(())
