@@ -216,6 +216,10 @@ pub fn parse_request(
             // Base64 is ASCII: the decode above proved it.
             key = Some(String::from_utf8_lossy(value).into_owned());
         } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+            // Two fields read as the list "13, 13", which is not "13" (§4.2.1).
+            if version.is_some() {
+                return Err(HandshakeError::new(400, "repeated Sec-WebSocket-Version"));
+            }
             version = Some(h.value.trim_ascii());
         } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
             for t in header_tokens(h.value) {

@@ -208,6 +208,19 @@ fn client_round_trip() {
 }
 
 #[test]
+fn a_repeated_version_is_refused() {
+    // Found by the handshake_request fuzz target: the last of two
+    // Sec-WebSocket-Version fields won, so "8" then "13" was accepted.
+    for (first, second) in [("13", "13"), ("8", "13")] {
+        let twice = RFC_REQUEST.replace(
+            "Sec-WebSocket-Version: 13\r\n",
+            &format!("Sec-WebSocket-Version: {first}\r\nSec-WebSocket-Version: {second}\r\n"),
+        );
+        assert_eq!(status_of(&twice), 400, "{first}, {second}");
+    }
+}
+
+#[test]
 fn client_refuses_bad_request_parts() {
     let mut out = Vec::new();
     assert!(ClientHandshake::write_request(&mut out, "h\r\nX: y", "/", &[], &[]).is_err());
