@@ -3,7 +3,7 @@
 # fails on any finding (crash, panic, mismatch against a reference, ASan
 # report, timeout, out-of-memory). See fuzz/README.md.
 #
-#   bash scripts/fuzz.sh                    # each target ~30 s (FUZZ_SECONDS)
+#   bash scripts/fuzz.sh                    # each target ~25 s (FUZZ_SECONDS)
 #   bash scripts/fuzz.sh --campaign 900     # each target 900 s; the grown corpus
 #                                           # is kept in fuzz/target/campaign/
 #   bash scripts/fuzz.sh conn_model utf8_split   # only these targets
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-seconds=${FUZZ_SECONDS:-30}
+seconds=${FUZZ_SECONDS:-25}
 campaign=0
 targets=()
 while [ $# -gt 0 ]; do
