@@ -43,7 +43,7 @@ fn decode(c: &mut Criterion) {
         let (wire, count) = frames(size);
         group.throughput(Throughput::Elements(count));
         let mut conn = Connection::new(Role::Server, ConnConfig::default());
-        conn.read_buffer().reserve(128 * 1024);
+        conn.read_space().reserve(128 * 1024);
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("{size}B")),
             &wire,
@@ -51,7 +51,7 @@ fn decode(c: &mut Criterion) {
                 b.iter(|| {
                     let mut n = 0u64;
                     for chunk in wire.chunks(64 * 1024) {
-                        conn.read_buffer().extend_from_slice(chunk);
+                        conn.read_space().extend_from_slice(chunk);
                         while let Some(event) = conn.next_event() {
                             debug_assert!(matches!(event, Event::Text(_)));
                             n += 1;

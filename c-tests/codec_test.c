@@ -205,7 +205,54 @@ static void test_errors_and_version(void) {
     CHECK(full > sizeof msg - 1 && strlen(msg) == sizeof msg - 1); /* cut short, NUL-terminated */
     CHECK(rws_last_error_message(NULL, 0) == full);
     CHECK(strcmp(rws_result_name(RWS_ERR_NULL), "RWS_ERR_NULL") == 0);
+    CHECK(strcmp(rws_result_name(999), "RWS_UNKNOWN") == 0); /* any integer is safe */
     CHECK(rws_version_number() >= 100 && strlen(rws_version()) >= 5);
+}
+
+/* Keepalive driven by the host's own clock: a ping at the interval, the
+ * pong deadline, any received byte answering it, and RWS_TIMED_OUT. */
+static void test_timeouts(void) {
+    rws_conn *c = rws_conn_new(RWS_ROLE_SERVER, NULL);
+    rws_timeouts t;
+    uint64_t at = 0;
+    const uint8_t *out;
+    size_t len;
+    /* a masked, empty pong from the client */
+    static const uint8_t pong[] = {0x8a, 0x80, 1, 2, 3, 4};
+    rws_event ev;
+    memset(&t, 0, sizeof t);
+    t.ping_interval_ms = 200;
+    t.pong_timeout_ms = 50;
+    CHECK(c != NULL);
+    CHECK(rws_conn_next_timeout(c, 1000, &at) == RWS_NONE); /* defaults: no keepalive */
+    CHECK_OK(rws_conn_set_timeouts(c, &t));
+    CHECK_OK(rws_conn_next_timeout(c, 1000, &at));
+    CHECK(at == 1200);
+    CHECK_OK(rws_conn_on_timeout(c, 1100)); /* early: nothing */
+    CHECK(rws_conn_buffered_amount(c) == 0);
+    CHECK_OK(rws_conn_on_timeout(c, 1200));
+    CHECK_OK(rws_conn_pending_output(c, &out, &len));
+    CHECK(len == 2 && out[0] == 0x89 && out[1] == 0x00); /* the ping */
+    CHECK_OK(rws_conn_consume_output(c, len));
+    CHECK_OK(rws_conn_next_timeout(c, 1200, &at));
+    CHECK(at == 1250);
+    CHECK_OK(rws_conn_feed(c, pong, sizeof pong));
+    CHECK_OK(rws_conn_next_event(c, &ev));
+    CHECK(ev.type_ == RWS_EVENT_PONG);
+    /* fed bytes prove the peer alive: the keepalive restarts from the next time passed in */
+    CHECK_OK(rws_conn_next_timeout(c, 1240, &at));
+    CHECK(at == 1440);
+    CHECK_OK(rws_conn_on_timeout(c, 1250));
+    rws_conn_free(c);
+    c = rws_conn_new(RWS_ROLE_SERVER, NULL);
+    CHECK_OK(rws_conn_set_timeouts(c, &t));
+    CHECK_OK(rws_conn_next_timeout(c, 0, &at));
+    CHECK_OK(rws_conn_on_timeout(c, 200));
+    CHECK(rws_conn_on_timeout(c, 250) == RWS_TIMED_OUT);
+    CHECK(rws_last_error_code() == RWS_TIMED_OUT);
+    CHECK(rws_conn_next_timeout(NULL, 0, &at) == RWS_ERR_NULL);
+    CHECK(rws_conn_next_timeout(c, 0, NULL) == RWS_ERR_NULL);
+    rws_conn_free(c);
 }
 
 int main(void) {
@@ -216,6 +263,7 @@ int main(void) {
     test_conn();
     test_handshake();
     test_errors_and_version();
+    test_timeouts();
     printf("codec_test: %d checks passed (rocwebsocket %s)\n", checks_run, rws_version());
     return 0;
 }

@@ -176,6 +176,73 @@ static void flow_control_test(void) {
     rws_engine_free(server);
 }
 
+/* A zeroed config (no rws_engine_config_init) takes every default: a 0
+ * buffer limit must not drop connections, a 0 timeout must not mean "never"
+ * or "at once". A callback that frees its own engine is refused, and the
+ * engine goes on serving. */
+static rws_engine *zero_server;
+static int zero_free_refused;
+
+static void echo_and_free(void *user, rws_ctx *ctx, const rws_event *ev) {
+    (void)user;
+    rws_engine_free(zero_server); /* from a callback: must do nothing */
+    if (rws_last_error_code() == RWS_ERR_INVALID_ARGUMENT) {
+        pthread_mutex_lock(&lock);
+        zero_free_refused++;
+        pthread_mutex_unlock(&lock);
+    }
+    CHECK_OK(rws_ctx_send(ctx, RWS_OPCODE_BINARY, ev->data, ev->len));
+}
+
+static void zero_config_test(void) {
+    const char *listen[] = {"127.0.0.1:0"};
+    static uint8_t big[100000];
+    rws_engine_config cfg;
+    rws_callbacks cb;
+    rws_engine *client;
+    rws_event evs[16];
+    uint64_t conn = 0;
+    int echoes = 0, i;
+    char url[64];
+    time_t start;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.listen = listen;
+    cfg.listen_count = 1;
+    cfg.threads = 1;
+    memset(&cb, 0, sizeof cb);
+    cb.on_message = echo_and_free;
+    zero_server = rws_engine_start(&cfg, &cb);
+    CHECK(zero_server != NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.threads = 1;
+    client = rws_engine_start_batched(&cfg);
+    CHECK(client != NULL);
+    sprintf(url, "ws://127.0.0.1:%u/", (unsigned)rws_engine_port(zero_server));
+    CHECK_OK(rws_engine_connect(client, url, 1));
+    memset(big, 'z', sizeof big);
+    start = time(NULL);
+    while (echoes < 3 && time(NULL) - start < 10) {
+        size_t n = 0, k;
+        CHECK_OK(rws_engine_poll_events(client, evs, 16, 100, &n));
+        for (k = 0; k < n; k++) {
+            if (evs[k].type_ == RWS_EVENT_OPEN) {
+                conn = evs[k].conn;
+                for (i = 0; i < 3; i++) CHECK_OK(rws_engine_send(client, conn, RWS_OPCODE_BINARY, big, sizeof big));
+            }
+            CHECK(evs[k].type_ != RWS_EVENT_CLOSE); /* nothing is dropped */
+            if (evs[k].type_ == RWS_EVENT_BINARY) {
+                CHECK(evs[k].len == sizeof big);
+                echoes++;
+            }
+        }
+    }
+    CHECK(echoes == 3);
+    CHECK(locked_read(&zero_free_refused) == 3);
+    rws_engine_free(client);
+    rws_engine_free(zero_server);
+}
+
 int main(void) {
     const char *listen[] = {"127.0.0.1:0"};
     const char *bad_listen[] = {"not an address"};
@@ -249,6 +316,7 @@ int main(void) {
     rws_engine_free(clients);
     rws_engine_free(NULL);
     flow_control_test();
+    zero_config_test();
     printf("engine_test: %d checks passed\n", checks_run);
     return 0;
 }

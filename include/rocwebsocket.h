@@ -8,7 +8,23 @@
  * for constructors and getters) and never unwinds into C; NULL pointer
  * arguments are checked; rws_last_error_message() explains the last failure
  * on the calling thread; objects are opaque and freed by their rws_*_free
- * function, which accepts NULL. Link: -lrocwebsocket -lpthread -ldl -lm.
+ * function, which accepts NULL. Link: -lrocwebsocket -lpthread -ldl -lm
+ * (or `pkg-config --libs rocwebsocket` after scripts/install.sh).
+ *
+ * Threads: each function's comment says who may call it from which thread.
+ * In short: the stateless functions (masking, UTF-8 and frame-header checks,
+ * names, versions) and every `const rws_engine *` function are thread-safe;
+ * a codec object (rws_conn, rws_utf8_validator, rws_client_handshake) is used
+ * by one thread at a time; an rws_ctx only inside the callback it was passed
+ * to; rws_engine_stop and rws_engine_free never inside a callback nor
+ * concurrently with other calls on that engine.
+ *
+ * Event data (rws_event.data, rws_event_batch.data) is owned by the library
+ * and valid until: the next call on the codec connection; the callback's
+ * return; the next poll on a batched engine (or its rws_engine_free).
+ *
+ * Logging: the library prints nothing; rws_set_log_callback receives its log
+ * records (connection failures once per connection, with the id).
  */
 
 #ifndef ROCWEBSOCKET_H
@@ -17,7 +33,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
 
 // 1000: normal closure.
 #define RWS_CLOSE_NORMAL 1000
@@ -64,6 +79,12 @@
 // 1015: local only: TLS handshake failure.
 #define RWS_CLOSE_TLS_HANDSHAKE 1015
 
+// A timeout value that turns the timeout off (0 means "the default").
+#define RWS_TIMEOUT_NEVER UINT32_MAX
+
+// A size limit value that means "no limit" (0 means "the default").
+#define RWS_NO_LIMIT UINT64_MAX
+
 // Frame opcode: continuation.
 #define RWS_OPCODE_CONTINUATION 0
 
@@ -85,6 +106,9 @@
 // The longest frame header in bytes.
 #define RWS_MAX_HEADER_LEN 14
 
+// The most event-loop threads an engine runs: the thread index has 10 bits.
+#define MAX_THREADS (1 << 10)
+
 // What happens to a connection whose unsent bytes pass `max_buffered`.
 typedef enum {
   // Close it with 1008.
@@ -101,25 +125,60 @@ typedef enum {
   RWS_EVENT_TEXT = 1,
   // A whole binary message.
   RWS_EVENT_BINARY = 2,
-  // A ping arrived; the pong was queued automatically.
+  // A ping arrived, its payload in `data`/`len`; the pong was queued
+  // automatically (codec and engines; callback engines call `on_control`).
   RWS_EVENT_PING = 3,
-  // A pong arrived.
+  // A pong arrived, its payload in `data`/`len`: the answer to a ping sent
+  // with `rws_engine_send`/`rws_ctx_send`/`rws_conn_send` (opcode
+  // `RWS_OPCODE_PING`) or by `ping_interval_ms`, or a peer's unsolicited
+  // pong (codec and engines).
   RWS_EVENT_PONG = 4,
   // The connection closed (engine) or the peer's close frame arrived
-  // (codec); `close_code` and the reason in `data`/`len`.
+  // (codec); `close_code` and the reason in `data`/`len`. A peer's close is
+  // answered automatically with the same code (an empty close frame when
+  // it had none) and no reason. For an engine, `close_code` is the peer's
+  // code, the one the engine failed the connection with (1002 protocol
+  // error, 1007 bad UTF-8, 1008 slow consumer, 1009 too big; the reason
+  // says why), or 1006 when no closing handshake finished.
   RWS_EVENT_CLOSE = 5,
-  // The peer broke the protocol; `close_code` is what the connection was
-  // failed with, the reason in `data`/`len`.
+  // Codec only: the peer broke the protocol; `close_code` is what the
+  // connection was failed with, the reason in `data`/`len`. Engines report
+  // the same failure as the connection's CLOSE event with that code.
   RWS_EVENT_ERROR = 6,
   // A connection opened (engine): `data`/`len` hold the request path
   // (server) or the URL path (client); `tag` is the connect tag.
   RWS_EVENT_OPEN = 7,
-  // The write queue of a connection emptied after being blocked (engine).
+  // The write queue of a connection emptied after a write could not finish
+  // (the socket was full), while the connection is open (engine). Under
+  // either backpressure policy it follows such a blocked write; with
+  // `RWS_BACKPRESSURE_DROP` a connection past `max_buffered` is closed with
+  // 1008 instead and gets no DRAIN; with `RWS_BACKPRESSURE_NOTIFY` it stays
+  // open and DRAIN says when its queue emptied.
   RWS_EVENT_DRAIN = 8,
   // A client connection tagged `tag` failed before it opened (engine); the
-  // reason in `data`/`len`.
+  // reason in `data`/`len`, and `close_code` 1015 when TLS failed (a bad
+  // certificate, a handshake error or timeout), else 0.
   RWS_EVENT_CONNECT_ERROR = 9,
 } rws_event_type;
+
+// How much a log record matters, most severe first.
+typedef enum {
+  // No records at all (as a level to `rws_set_log_callback`: logging off).
+  RWS_LOG_OFF = 0,
+  // Something failed that the library could not handle (a worker's poll
+  // failed, a listener cannot accept).
+  RWS_LOG_ERROR = 1,
+  // Something unusual the library handled (a connection's socket failed,
+  // a handler's upgrade answer was refused).
+  RWS_LOG_WARN = 2,
+  // A connection failed because of its peer (protocol violation, with the
+  // close code), once per connection.
+  RWS_LOG_INFO = 3,
+  // Details useful when debugging.
+  RWS_LOG_DEBUG = 4,
+  // Very detailed records.
+  RWS_LOG_TRACE = 5,
+} rws_log_level;
 
 // Result codes of every `rws_` function that can fail. Values are stable and
 // never reused.
@@ -151,10 +210,18 @@ typedef enum {
   RWS_ERR_IO = 11,
   // The engine has stopped.
   RWS_ERR_STOPPED = 12,
-  // The connection id is not (or no longer) known.
+  // The connection id names no thread of this engine (0, or an id from
+  // another engine): from the calls taking a `conn` (`rws_engine_send`,
+  // `_close`, `_subscribe`, `_pause_reading`, `_resume_reading`,
+  // `_set_tag`). An id of a connection that has since closed is accepted
+  // and the command dropped (those calls are asynchronous).
   RWS_ERR_UNKNOWN_CONNECTION = 13,
   // The CPU cannot run the requested SIMD level.
   RWS_ERR_UNSUPPORTED = 14,
+  // A deadline passed with no way to recover (no pong after a keepalive
+  // ping, or a closing handshake that never finished): close the
+  // transport now.
+  RWS_TIMED_OUT = 15,
 } rws_result;
 
 // Which end of a connection this is.
@@ -198,27 +265,19 @@ typedef struct rws_engine rws_engine;
 // until `rws_request_free`. Not thread-safe.
 typedef struct rws_request rws_request;
 
+// How a client checks servers. Opaque; thread-safe and immutable. Each
+// connect takes a share: it may be freed right after `rws_engine_connect_tls`.
+typedef struct rws_tls_client rws_tls_client;
+
+// Server certificates for TLS listeners. Opaque; thread-safe (a swap from
+// any thread applies to handshakes that start afterwards, open connections
+// keep theirs). Engines started with it share it: it may be freed after
+// `rws_engine_start*` returns, and swaps through it still reach them.
+typedef struct rws_tls_server rws_tls_server;
+
 // An incremental UTF-8 validator: feed chunks, then finish. Opaque. Not
 // thread-safe: use one from one thread at a time.
 typedef struct rws_utf8_validator rws_utf8_validator;
-
-// A parsed frame header.
-typedef struct {
-  // The FIN bit.
-  bool fin;
-  // RSV1..RSV3 as 0b0RRR.
-  uint8_t rsv;
-  // The opcode (`RWS_OPCODE_*`).
-  uint8_t opcode;
-  // Whether a masking key is present.
-  bool masked;
-  // The masking key (zero when not masked).
-  uint8_t mask[4];
-  // The announced payload length (not yet checked against any limit).
-  uint64_t payload_len;
-  // The header's own length, 2 to 14.
-  uint32_t header_len;
-} rws_frame_header;
 
 // Limits of a connection; zero fields take the defaults.
 typedef struct {
@@ -228,17 +287,25 @@ typedef struct {
   uint64_t max_message_size;
 } rws_conn_config;
 
-// One event. `data` points to `len` bytes owned by the library: for the codec,
-// valid until the next `rws_conn_next_event` or `rws_conn_free` on the same
-// connection; for the engine, as documented on the function that filled it.
+// One event. `data` points to `len` bytes owned by the library, not
+// NUL-terminated, valid until: the next `rws_conn_next_event` or
+// `rws_conn_free` on the same connection (codec); the callback returns
+// (callback engines); the next poll on the engine or `rws_engine_free`
+// (batched engines). Copy what must live longer.
 typedef struct {
   // What happened.
   rws_event_type type_;
   // The close code for CLOSE and ERROR events, else 0.
   uint16_t close_code;
-  // The connection (engine events; 0 for the codec).
+  // The connection (engine events; 0 for the codec and CONNECT_ERROR).
+  // An engine never reuses an id: a slot's id changes with each
+  // connection it holds, and a slot is retired before its ids could repeat.
   uint64_t conn;
-  // The tag given to `rws_engine_connect` (client connections), else 0.
+  // The connection's tag, on every engine event of the connection (OPEN to
+  // CLOSE): the one given to `rws_engine_connect` (clients), or the last
+  // one set with `rws_ctx_set_tag` / `rws_engine_set_tag`; 0 until then
+  // (servers) and for the codec. A host may store a pointer to its own
+  // per-connection state here; the engine never reads it.
   uint64_t tag;
   // The payload, path or reason (may be NULL when `len` is 0).
   const uint8_t *data;
@@ -246,42 +313,86 @@ typedef struct {
   size_t len;
 } rws_event;
 
-// Engine settings. Initialise with `rws_engine_config_init`, then change fields.
-// Strings are copied by `rws_engine_start*`; they need not outlive the call.
+// The deadlines of a codec connection, in milliseconds. 0 turns the idle
+// timeout and the keepalive ping off, and gives the pong and close
+// timeouts their defaults (10 s, 5 s). The handshake timeout is not used
+// by the codec: its connections start after the handshake.
 typedef struct {
-  // Addresses to listen on: "127.0.0.1:9001", "[::1]:9001", "unix:/path".
+  // Close with 1001 after this long without a received byte; 0: never.
+  uint32_t idle_ms;
+  // Send a ping after this long without a received byte; 0: never.
+  uint32_t ping_interval_ms;
+  // After that ping, how long to wait for any byte before the connection
+  // is dead (`RWS_TIMED_OUT`); 0: 10 s.
+  uint32_t pong_timeout_ms;
+  // From the start of the closing handshake to giving up on it
+  // (`RWS_TIMED_OUT`); 0: 5 s.
+  uint32_t close_ms;
+} rws_timeouts;
+
+// Engine settings. Initialise with `rws_engine_config_init`, then change
+// fields; a field left 0 (a zeroed struct included) takes its default, so
+// no value of 0 ever means "drop everything" or "never time out". Turn a
+// timeout off with `RWS_TIMEOUT_NEVER` and lift a byte limit with
+// `RWS_NO_LIMIT`. Strings are copied by `rws_engine_start*`; they need not
+// outlive the call.
+typedef struct {
+  // Addresses to listen on: `127.0.0.1:9001`, `[::1]:9001`, `unix:/path`.
   // NULL with `listen_count` 0 for a client-only engine.
   const char *const *listen;
   // Entries in `listen`.
   size_t listen_count;
-  // Event-loop threads; 0 means one per core.
+  // Event-loop threads (at most 1024); 0: one per core.
   uint32_t threads;
-  // Most simultaneous connections (503 beyond); 0 means no limit.
+  // Most simultaneous connections (503 beyond); 0: no limit.
   uint32_t max_connections;
-  // Frame and message limits (1009 beyond).
+  // Frame and message limits (1009 beyond); 0: 16 MiB frames, 64 MiB messages.
   rws_conn_config conn;
-  // Most unsent bytes per connection before `backpressure` applies.
+  // Most unsent bytes per connection before `backpressure` applies; 0: 64 MiB.
   uint64_t max_buffered;
   // What happens past `max_buffered` (an `rws_backpressure` value).
   uint32_t backpressure;
-  // Milliseconds to finish the opening handshake; 0 disables.
+  // Milliseconds to finish the opening handshake; 0: 10 s.
   uint32_t handshake_timeout_ms;
-  // Milliseconds without received bytes before closing; 0 disables.
+  // Milliseconds without received bytes before closing with 1001; 0: off.
   uint32_t idle_timeout_ms;
-  // Milliseconds without received bytes before sending a ping; 0 disables.
+  // Milliseconds without received bytes before a keepalive ping; 0: 30 s.
   uint32_t ping_interval_ms;
-  // Milliseconds to wait for an answer to a ping before dropping.
+  // Milliseconds to wait for any byte after that ping before the
+  // connection is dropped (CLOSE 1006); 0: 10 s.
   uint32_t pong_timeout_ms;
-  // Milliseconds for the closing handshake before the socket is shut.
+  // Milliseconds for the closing handshake before the socket is shut; 0: 5 s.
   uint32_t close_timeout_ms;
-  // Subprotocols supported, in preference order (may be NULL when 0).
+  // Subprotocols supported, in preference order (may be NULL when 0): the
+  // server side chooses among them. They do not apply to client
+  // connections (`rws_engine_connect` offers no subprotocol).
   const char *const *protocols;
   // Entries in `protocols`.
   size_t protocol_count;
   // Batched engines: untaken event bytes past which the connections that
   // deliver more stop being read until the host polls (TCP flow control
-  // then slows their peers); 0 means no cap. No event is ever dropped.
+  // then slows their peers); 0: 64 MiB. No event is ever dropped.
   uint64_t max_queued_bytes;
+  // Connections in the opening handshake per thread, past which the one
+  // waiting longest is dropped (slowloris); 0: 1024; `UINT32_MAX`: no limit.
+  uint32_t max_handshaking;
+  // TCP keepalive: seconds idle before the kernel probes; 0: 60;
+  // `RWS_TIMEOUT_NEVER`: the system's setting.
+  uint32_t tcp_keepalive_s;
+  // Unsent bytes past which a connection is not read until its peer reads
+  // them below `write_low_watermark` (TCP then pushes back on a peer that
+  // sends but never reads); 0: 1 MiB; `RWS_NO_LIMIT`: off.
+  uint64_t write_high_watermark;
+  // Where reading resumes; 0: 256 KiB.
+  uint64_t write_low_watermark;
+  // Addresses to listen on with TLS (`wss://`), beside `listen`: same
+  // forms. They need `tls_server`.
+  const char *const *tls_listen;
+  // Entries in `tls_listen`.
+  size_t tls_listen_count;
+  // The certificates the `tls_listen` addresses serve (NULL when there
+  // are none). The engine takes a share: it may be freed after start.
+  const rws_tls_server *tls_server;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -295,7 +406,8 @@ typedef void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event);
 typedef struct {
   // Passed back to every callback.
   void *user;
-  // A connection opened (OPEN event: path in data/len, tag for clients).
+  // A connection opened (OPEN event: path in data/len, tag for clients;
+  // call `rws_ctx_set_tag` here to tag every later event).
   rws_callback on_open;
   // A whole message arrived (TEXT or BINARY event).
   rws_callback on_message;
@@ -305,6 +417,9 @@ typedef struct {
   rws_callback on_drain;
   // A client connection failed before opening (CONNECT_ERROR event).
   rws_callback on_error;
+  // A ping or a pong arrived (PING or PONG event, payload in data/len; the
+  // pong answering a ping was already queued).
+  rws_callback on_control;
 } rws_callbacks;
 
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
@@ -324,7 +439,7 @@ typedef struct {
   const uint16_t *close_codes;
   // `count` connection ids.
   const uint64_t *conns;
-  // `count` client tags (OPEN and CONNECT_ERROR events of client connections; else 0).
+  // `count` connection tags (as `rws_event.tag`).
   const uint64_t *tags;
   // `count + 1` offsets into `data`.
   const uint64_t *offsets;
@@ -332,67 +447,64 @@ typedef struct {
   const uint8_t *data;
 } rws_event_batch;
 
+// A parsed frame header.
+typedef struct {
+  // The FIN bit.
+  bool fin;
+  // RSV1..RSV3 as 0b0RRR.
+  uint8_t rsv;
+  // The opcode (`RWS_OPCODE_*`).
+  uint8_t opcode;
+  // Whether a masking key is present.
+  bool masked;
+  // The masking key (zero when not masked).
+  uint8_t mask[4];
+  // The announced payload length (not yet checked against any limit).
+  uint64_t payload_len;
+  // The header's own length, 2 to 14.
+  uint32_t header_len;
+} rws_frame_header;
 
+// A log callback: `level` (an `rws_log_level`), `target` the module that
+// logged ("rocwebsocket::net::worker"), `message` NUL-terminated and `len`
+// bytes long (without the NUL). Both strings are valid only during the
+// call. Called on whichever thread logged (engine threads, concurrently),
+// so `user` must be safe to use from several threads.
+typedef void (*rws_log_callback)(void *user,
+                                 rws_log_level level,
+                                 const char *target,
+                                 const char *message,
+                                 size_t len);
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+// Options of `rws_tls_client_new`. Zero it (`memset`, or `= {0}`) for "the
+// system's trust store, no pins, no client certificate".
+typedef struct {
+  // PEM CA certificates to trust instead of the system's store (NULL: the system's).
+  const uint8_t *ca_pem;
+  // Bytes at `ca_pem`.
+  size_t ca_pem_len;
+  // A client certificate chain (PEM) for servers that ask (mutual TLS), or NULL.
+  const uint8_t *cert_pem;
+  // Bytes at `cert_pem`.
+  size_t cert_pem_len;
+  // The private key (PEM) of `cert_pem`, or NULL.
+  const uint8_t *key_pem;
+  // Bytes at `key_pem`.
+  size_t key_pem_len;
+  // `pin_count` SHA-256 hashes (32 bytes each, back to back) of
+  // SubjectPublicKeyInfos: when any is given, a certificate of the
+  // server's chain must match one. NULL when `pin_count` is 0.
+  const uint8_t *pins_sha256;
+  // Hashes at `pins_sha256`.
+  size_t pin_count;
+  // Accept any certificate for any name (only the handshake signature is
+  // checked). Dangerous: tests against self-signed servers only.
+  bool danger_accept_invalid_certs;
+} rws_tls_client_config;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// Copies the calling thread's last error message into `buf` (at most
-// `len - 1` bytes and a terminating NUL) and returns the message's full length
-// in bytes (without NUL), so a caller can tell it was cut short. `buf` may be
-// NULL when `len` is 0. The message stays until the next failing `rws_` call
-// on this thread. Thread-safe (per-thread state).
-//
-// # Safety
-// `buf` must be NULL or have `len` writable bytes.
-size_t rws_last_error_message(char *buf, size_t len);
-
-// The code of the calling thread's last failure (`RWS_OK` if none yet): how
-// a NULL from a constructor such as `rws_engine_start` says why (for example
-// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
-// address in use). Kept until the next failing `rws_` call on this thread.
-// Thread-safe (per-thread state).
-rws_result rws_last_error_code(void);
-
-// A static, NUL-terminated name for a result code ("RWS_OK", ...). Never NULL.
-const char *rws_result_name(rws_result code);
-
-// The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
-const char *rws_version(void);
-
-// The library version as `major * 10000 + minor * 100 + patch`.
-uint32_t rws_version_number(void);
 
 // A close code's name ("normal closure", "message too big", "private
 // application code", "invalid", ...): static, NUL-terminated, never NULL.
@@ -403,94 +515,16 @@ const char *rws_close_code_name(uint16_t code);
 // 1007-1014 and 3000-4999. Thread-safe.
 bool rws_close_code_is_sendable(uint16_t code);
 
-// The SIMD level unmasking uses now (chosen once from the CPU, or forced by
-// `ROCWS_SIMD=scalar|sse2|avx2|neon` or `rws_simd_force`). Thread-safe.
-rws_simd_level rws_simd_active_level(void);
-
-// Forces the unmasking level (an `rws_simd_level` value) for the whole
-// process (tests and benchmarks). `RWS_ERR_UNSUPPORTED` if this CPU cannot
-// run it, `RWS_ERR_INVALID_ARGUMENT` for an unknown value. Thread-safe.
-rws_result rws_simd_force(uint32_t level);
-
-// XORs `len` bytes at `buf` with the 4-byte masking `key`, starting at key
-// position `offset % 4` (the count of payload bytes already unmasked), so a
-// payload split across reads continues where it left off. Masking twice
-// unmasks. `buf` may be NULL only when `len` is 0. Thread-safe.
-//
-// # Safety
-// `buf` must point to `len` writable bytes; `key` to 4 readable bytes.
-rws_result rws_mask(uint8_t *buf, size_t len, const uint8_t *key, size_t offset);
-
-// Validates `len` bytes as UTF-8 in one go: `RWS_OK` or `RWS_ERR_UTF8`.
-// Thread-safe.
-//
-// # Safety
-// `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
-rws_result rws_utf8_validate(const uint8_t *data, size_t len);
-
-// A new validator, or NULL if out of memory. Free with `rws_utf8_validator_free`.
-rws_utf8_validator *rws_utf8_validator_new(void);
-
-// Frees a validator. NULL is a no-op.
-//
-// # Safety
-// `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
-void rws_utf8_validator_free(rws_utf8_validator *v);
-
-// Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
-// no longer be valid (even mid code point); `RWS_OK` otherwise, including
-// when a code point is still incomplete at the chunk's end.
-//
-// # Safety
-// `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
-rws_result rws_utf8_validator_feed(rws_utf8_validator *v, const uint8_t *data, size_t len);
-
-// Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
-// validator is reset either way and may be reused.
-//
-// # Safety
-// `v` from `rws_utf8_validator_new`.
-rws_result rws_utf8_validator_finish(rws_utf8_validator *v);
-
-// Parses a frame header from the first `len` bytes at `data`, as received by
-// `receiver` (an `rws_role`: masking rules depend on it), with `allowed_rsv` the RSV bits
-// negotiated extensions allow (0 without extensions).
-//
-// Returns `RWS_OK` and fills `*out`; `RWS_NEED_MORE` when `data` holds only a
-// valid prefix; `RWS_ERR_PROTOCOL` with the close code to fail with in
-// `*close_code` (may be NULL). Reads nothing past `len`. Thread-safe.
-//
-// # Safety
-// `data` points to `len` readable bytes; `out` to a writable header.
-rws_result rws_frame_parse_header(const uint8_t *data,
-                                  size_t len,
-                                  uint32_t receiver,
-                                  uint8_t allowed_rsv,
-                                  rws_frame_header *out,
-                                  uint16_t *close_code);
-
-// Writes a frame header into `out` (room for `RWS_MAX_HEADER_LEN` bytes) and
-// stores its length in `*written`. `mask` is a 4-byte key for client frames,
-// or NULL for server frames (masking the payload is the caller's job:
-// `rws_mask`). Thread-safe.
-//
-// # Safety
-// `out` must have 14 writable bytes; `mask` NULL or 4 readable bytes.
-rws_result rws_frame_encode_header(uint8_t *out,
-                                   bool fin,
-                                   uint8_t opcode,
-                                   const uint8_t *mask,
-                                   uint64_t payload_len,
-                                   size_t *written);
-
 // A new connection for `role_` (an `rws_role`), with `config` (NULL for defaults). NULL on
 // allocation failure. Free with `rws_conn_free`.
+// Thread-safe.
 //
 // # Safety
 // `config` must be NULL or point to a readable `rws_conn_config`.
 rws_conn *rws_conn_new(uint32_t role_, const rws_conn_config *config);
 
 // Frees a connection and every byte it held. NULL is a no-op.
+// Any thread, not concurrently with another call on `c`.
 //
 // # Safety
 // `c` must be NULL or from `rws_conn_new`, not freed before.
@@ -498,6 +532,7 @@ void rws_conn_free(rws_conn *c);
 
 // Copies `len` received bytes into the connection (then call
 // `rws_conn_next_event` until it returns `RWS_NONE`).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -506,6 +541,7 @@ rws_result rws_conn_feed(rws_conn *c, const uint8_t *data, size_t len);
 // Decodes the next event into `*out`: `RWS_OK`, or `RWS_NONE` when more
 // bytes are needed (or input is no longer read after a close or an error).
 // The event's `data` stays valid until the next call on this connection.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `out` writable.
@@ -514,6 +550,7 @@ rws_result rws_conn_next_event(rws_conn *c, rws_event *out);
 // Queues a message: `opcode` is `RWS_OPCODE_TEXT` (the bytes must be UTF-8,
 // checked) or `RWS_OPCODE_BINARY`; or a ping/pong (at most 125 bytes). The
 // bytes are copied.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` points to `len` readable bytes.
@@ -522,6 +559,7 @@ rws_result rws_conn_send(rws_conn *c, uint8_t opcode, const uint8_t *data, size_
 // Starts the closing handshake with `code` (one that may be sent) and a
 // reason of at most 123 bytes of UTF-8 (`reason` may be NULL when
 // `reason_len` is 0).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `reason` points to `reason_len` readable bytes.
@@ -531,18 +569,21 @@ rws_result rws_conn_close(rws_conn *c, uint16_t code, const uint8_t *reason, siz
 // (`*len` is 0 when nothing waits). The pointer stays valid until the next
 // call that changes the connection. After writing `n` bytes of it, call
 // `rws_conn_consume_output(c, n)`.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`; `data` and `len` writable.
 rws_result rws_conn_pending_output(const rws_conn *c, const uint8_t **data, size_t *len);
 
 // Marks `n` queued bytes as written (clamped to what is queued).
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` from `rws_conn_new`.
 rws_result rws_conn_consume_output(rws_conn *c, size_t n);
 
 // Bytes queued and not yet consumed; 0 for NULL.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` NULL or from `rws_conn_new`.
@@ -550,19 +591,227 @@ size_t rws_conn_buffered_amount(const rws_conn *c);
 
 // Whether the transport should now be closed: the closing handshake is over
 // (or the connection failed) and all output was consumed. False for NULL.
+// Any thread, one call at a time per connection.
 //
 // # Safety
 // `c` NULL or from `rws_conn_new`.
 bool rws_conn_should_close(const rws_conn *c);
 
-// Fills `config` with the defaults: no listener, one thread per core, 16 MiB
-// frames, 64 MiB messages, 64 MiB buffered then drop, handshake 10 s, pong
-// 10 s, close 5 s, no idle timeout, no automatic ping, 64 MiB queued events
-// (batched engines). Thread-safe.
+// Sets the connection's deadlines (NULL: the defaults, no idle timeout and
+// no keepalive ping). Then drive them with `rws_conn_next_timeout` and
+// `rws_conn_on_timeout`.
+// Any thread, one call at a time per connection.
 //
 // # Safety
-// `config` points to writable memory for one `rws_engine_config`.
-rws_result rws_engine_config_init(rws_engine_config *config);
+// `c` from `rws_conn_new`; `timeouts` NULL or readable.
+rws_result rws_conn_set_timeouts(rws_conn *c, const rws_timeouts *timeouts);
+
+// When the connection next needs `rws_conn_on_timeout`, as a time on the
+// caller's monotonic millisecond clock (`now_ms` is the current time on it,
+// any epoch, e.g. CLOCK_MONOTONIC in ms): `RWS_OK` with `*deadline_ms`
+// filled, or `RWS_NONE` when no deadline runs. Call it after every change
+// (bytes fed, messages sent, a close) to learn the new deadline; the
+// connection reads no clock itself.
+// Any thread, one call at a time per connection.
+//
+// # Safety
+// `c` from `rws_conn_new`; `deadline_ms` writable.
+rws_result rws_conn_next_timeout(rws_conn *c, uint64_t now_ms, uint64_t *deadline_ms);
+
+// Applies whatever deadline has passed at `now_ms`: queues a keepalive
+// ping, or starts the closing handshake with 1001 "idle timeout" (write out
+// the pending output), and returns `RWS_OK`; or returns `RWS_TIMED_OUT`
+// when the peer is gone (no pong within the pong timeout) or the closing
+// handshake did not finish in time: close the transport then and report
+// the connection closed with 1006. Early calls do nothing.
+// Any thread, one call at a time per connection.
+//
+// # Safety
+// `c` from `rws_conn_new`.
+rws_result rws_conn_on_timeout(rws_conn *c, uint64_t now_ms);
+
+// Starts an engine that reports through `callbacks` (copied). Returns NULL on
+// failure (bad config, address in use: see `rws_last_error_message`). Free
+// with `rws_engine_free`.
+//
+// # Safety
+// `config` and `callbacks` point to valid structs.
+rws_engine *rws_engine_start(const rws_engine_config *config, const rws_callbacks *callbacks);
+
+// Starts an engine whose events queue up for `rws_engine_poll_events` or
+// `rws_engine_poll_batch`: one call carries many events across the boundary
+// (for cgo, ctypes and other hosts where a callback per message is
+// expensive). Payloads are copied into the queue. Past
+// `config->max_queued_bytes` untaken bytes, connections that deliver more
+// stop being read until a poll takes the queue. NULL on failure.
+//
+// # Safety
+// `config` points to a valid struct.
+rws_engine *rws_engine_start_batched(const rws_engine_config *config);
+
+// The TCP port of the first TCP listener (useful with port 0), or 0.
+//
+// # Safety
+// `e` NULL or live.
+uint16_t rws_engine_port(const rws_engine *e);
+
+// The port of the first TCP address of `tls_listen` (useful with port 0),
+// or 0 (none, or NULL). Thread-safe.
+//
+// # Safety
+// `e` NULL or live.
+uint16_t rws_engine_tls_port(const rws_engine *e);
+
+// Sends a message (copied once) to connection `conn`, from any thread
+// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+// `RWS_OK` means handed to the connection's thread; a connection that
+// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
+//
+// # Safety
+// `e` live; `data` `len` readable bytes.
+rws_result rws_engine_send(const rws_engine *e,
+                           uint64_t conn,
+                           uint8_t opcode,
+                           const uint8_t *data,
+                           size_t len);
+
+// Sets the tag of connection `conn` from any thread, asynchronously like
+// `rws_engine_send`: events the engine reports after its thread applies it
+// carry the new tag; events already reported or queued (a batched engine may
+// queue messages right behind OPEN) keep the old one, so a batched host
+// that tags on OPEN still meets tag 0 on such events and must look those up
+// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
+// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
+// this engine; a closed connection ignores it.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_set_tag(const rws_engine *e, uint64_t conn, uint64_t tag);
+
+// Starts the closing handshake of `conn` from any thread.
+//
+// # Safety
+// `e` live; `reason` `reason_len` readable bytes.
+rws_result rws_engine_close(const rws_engine *e,
+                            uint64_t conn,
+                            uint16_t code,
+                            const uint8_t *reason,
+                            size_t reason_len);
+
+// Sends one message to every open server-side connection; the frame is
+// encoded once and shared. Thread-safe.
+//
+// # Safety
+// `e` live; `data` `len` readable bytes.
+rws_result rws_engine_broadcast(const rws_engine *e,
+                                uint8_t opcode,
+                                const uint8_t *data,
+                                size_t len);
+
+// Sends one message to every connection subscribed to `topic` (encoded once).
+// Thread-safe: any thread, callbacks included.
+//
+// # Safety
+// `e` live; `topic` a C string; `data` `len` readable bytes.
+rws_result rws_engine_publish(const rws_engine *e,
+                              const char *topic,
+                              uint8_t opcode,
+                              const uint8_t *data,
+                              size_t len);
+
+// Subscribes (`subscribe` true) or unsubscribes connection `conn` to `topic`
+// from any thread.
+//
+// # Safety
+// `e` live; `topic` a C string.
+rws_result rws_engine_subscribe(const rws_engine *e,
+                                uint64_t conn,
+                                const char *topic,
+                                bool subscribe);
+
+// Opens a client connection to `url` (`ws://host:port/path`,
+// `ws+unix:///path`, or `wss://...` checked against the system's trust
+// store), reported later by an OPEN or CONNECT_ERROR event carrying `tag`.
+// Name resolution happens on the calling thread. Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string.
+rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
+
+// Like `rws_engine_connect`, for `wss://` with options: `tls` says which
+// servers to trust (NULL: the system's store); `server_name` is the name
+// sent by SNI and checked against the certificate (NULL: the URL's host).
+// A TLS failure before the connection opens is a CONNECT_ERROR event with
+// `close_code` 1015 and the TLS error as its text; one after it opened is a
+// CLOSE event with 1015 (never sent on the wire). Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string; `tls` NULL or live; `server_name` NULL or a C string.
+rws_result rws_engine_connect_tls(const rws_engine *e,
+                                  const char *url,
+                                  uint64_t tag,
+                                  const rws_tls_client *tls,
+                                  const char *server_name);
+
+// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
+// Asynchronous like `rws_engine_send`.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
+
+// Resumes reading from `conn`, from any thread; a no-op for a connection
+// that is not paused. A batched engine resumes the connections it paused
+// itself (`max_queued_bytes`) when a poll takes the queue.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_resume_reading(const rws_engine *e, uint64_t conn);
+
+// Connections open or opening across all threads (0 for NULL).
+//
+// # Safety
+// `e` NULL or live.
+size_t rws_engine_connection_count(const rws_engine *e);
+
+// Stops gracefully: listeners close, every open connection gets 1001 Going
+// Away, closing handshakes get up to `grace_ms`, the rest are closed; returns
+// when every thread has finished (each connection's CLOSE was reported).
+// Calling it again is fine. Must not be called from a callback.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
+
+// Stops the engine (grace of 1 s) if it still runs and frees it, with every
+// event payload it handed out. NULL is a no-op. Called from a callback it
+// does nothing and records `RWS_ERR_INVALID_ARGUMENT` (the engine's threads
+// still run: free it from another thread once the callback returned).
+//
+// # Safety
+// `e` NULL or from `rws_engine_start*`, not freed before.
+void rws_engine_free(rws_engine *e);
+
+// The tag of the callback's connection (0 for NULL): the one given to
+// `rws_engine_connect`, or set by `rws_ctx_set_tag` / `rws_engine_set_tag`;
+// 0 for a server connection never tagged. Call it only inside the callback.
+//
+// # Safety
+// `ctx` NULL or the one passed to the running callback.
+uint64_t rws_ctx_tag(rws_ctx *ctx);
+
+// Sets the callback's connection's tag (a number or a pointer cast to
+// `uint64_t`, the host's per-connection state): every later event of the
+// connection carries it in `rws_event.tag`, its CLOSE included. Set it in
+// the OPEN callback and no event of the connection lacks it. The engine never
+// reads or frees what it points to. Call it only inside the callback.
+//
+// # Safety
+// `ctx` the one passed to the running callback.
+rws_result rws_ctx_set_tag(rws_ctx *ctx, uint64_t tag);
 
 // The id of the callback's connection (0 for NULL).
 //
@@ -603,30 +852,34 @@ rws_result rws_ctx_subscribe(rws_ctx *ctx, const char *topic);
 // `ctx` NULL or the one passed to the running callback.
 size_t rws_ctx_buffered_amount(rws_ctx *ctx);
 
-// Starts an engine that reports through `callbacks` (copied). Returns NULL on
-// failure (bad config, address in use: see `rws_last_error_message`). Free
-// with `rws_engine_free`.
+// Fills `config` with the defaults, each spelled out: no listener, one
+// thread per core, 16 MiB frames, 64 MiB messages, 64 MiB buffered then
+// drop, handshake 10 s, keepalive ping after 30 s of silence with a 10 s
+// pong deadline, close 5 s, no idle timeout, 64 MiB queued events (batched
+// engines), 1024 handshakes per thread, TCP keepalive after 60 s, reading
+// paused past 1 MiB unsent until 256 KiB. Thread-safe.
 //
 // # Safety
-// `config` and `callbacks` point to valid structs.
-rws_engine *rws_engine_start(const rws_engine_config *config, const rws_callbacks *callbacks);
-
-// Starts an engine whose events queue up for `rws_engine_poll_events` or
-// `rws_engine_poll_batch`: one call carries many events across the boundary
-// (for cgo, ctypes and other hosts where a callback per message is
-// expensive). Payloads are copied into the queue. Past
-// `config->max_queued_bytes` untaken bytes, connections that deliver more
-// stop being read until a poll takes the queue. NULL on failure.
-//
-// # Safety
-// `config` points to a valid struct.
-rws_engine *rws_engine_start_batched(const rws_engine_config *config);
+// `config` points to writable memory for one `rws_engine_config`.
+rws_result rws_engine_config_init(rws_engine_config *config);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
-// without limit, or until the engine stops). Event `data` stays valid until
-// the next poll on this engine or `rws_engine_free`. Poll from one thread at
-// a time. `RWS_ERR_INVALID_ARGUMENT` for an engine started with callbacks.
+// without limit). The wait blocks (a condition variable; it rechecks for a
+// stop every 100 ms), it does not spin.
+//
+// Returns `RWS_OK` with `*count` > 0 when events came; `RWS_OK` with
+// `*count` 0 when the timeout passed with nothing queued (timeout 0: nothing
+// was queued), also on a stopped engine; with timeout -1 on a stopped engine
+// whose every event was taken, `RWS_ERR_STOPPED` (`*count` 0), so a loop of
+// blocking polls ends. `RWS_ERR_INVALID_ARGUMENT` for an engine started with
+// callbacks.
+//
+// Event `data` stays valid until the next poll on this engine (from any
+// thread) or `rws_engine_free`. Poll from one thread at a time (any
+// thread, one after another): a poll while another thread's poll is
+// running returns `RWS_ERR_INVALID_ARGUMENT` at once, touching nothing.
+// Not concurrently with `rws_engine_stop`/`rws_engine_free`.
 //
 // # Safety
 // `e` live; `events` has room for `max` events; `count` writable.
@@ -637,8 +890,9 @@ rws_result rws_engine_poll_events(const rws_engine *e,
                                   size_t *count);
 
 // Takes up to `max` queued events as one `rws_event_batch` (columns rather
-// than structs), waiting like `rws_engine_poll_events`; `out->count` is 0
-// when none came. Poll from one thread at a time.
+// than structs), waiting and returning like `rws_engine_poll_events`;
+// `out->count` is 0 when none came (and on any failure). Same threads rule
+// (see `rws_engine_poll_events`).
 //
 // # Safety
 // `e` live; `out` writable.
@@ -650,115 +904,44 @@ rws_result rws_engine_poll_batch(const rws_engine *e,
 // A file descriptor that is readable while events wait in a batched engine
 // (watch it with epoll/select/asyncio's add_reader, then poll with timeout
 // 0); -1 for an engine with callbacks or NULL. Owned by the engine: do not
-// close it.
+// close it. A wake-up may find nothing (`*count` 0): another poll may have
+// taken the events first, or they were taken after the descriptor was
+// signalled; poll again when it is next readable. Thread-safe.
 //
 // # Safety
 // `e` NULL or live.
 int32_t rws_engine_event_fd(const rws_engine *e);
 
-// The TCP port of the first TCP listener (useful with port 0), or 0.
+// Parses a frame header from the first `len` bytes at `data`, as received by
+// `receiver` (an `rws_role`: masking rules depend on it), with `allowed_rsv` the RSV bits
+// negotiated extensions allow (0 without extensions).
+//
+// Returns `RWS_OK` and fills `*out`; `RWS_NEED_MORE` when `data` holds only a
+// valid prefix; `RWS_ERR_PROTOCOL` with the close code to fail with in
+// `*close_code` (may be NULL). Reads nothing past `len`. Thread-safe.
 //
 // # Safety
-// `e` NULL or live.
-uint16_t rws_engine_port(const rws_engine *e);
+// `data` points to `len` readable bytes; `out` to a writable header.
+rws_result rws_frame_parse_header(const uint8_t *data,
+                                  size_t len,
+                                  uint32_t receiver,
+                                  uint8_t allowed_rsv,
+                                  rws_frame_header *out,
+                                  uint16_t *close_code);
 
-// Sends a message (copied) to connection `conn` from any thread. `RWS_OK`
-// means handed to the connection's thread; a connection that closed
-// meanwhile drops it silently.
+// Writes a frame header into `out` (room for `RWS_MAX_HEADER_LEN` bytes) and
+// stores its length in `*written`. `mask` is a 4-byte key for client frames,
+// or NULL for server frames (masking the payload is the caller's job:
+// `rws_mask`). Thread-safe.
 //
 // # Safety
-// `e` live; `data` `len` readable bytes.
-rws_result rws_engine_send(const rws_engine *e,
-                           uint64_t conn,
-                           uint8_t opcode,
-                           const uint8_t *data,
-                           size_t len);
-
-// Starts the closing handshake of `conn` from any thread.
-//
-// # Safety
-// `e` live; `reason` `reason_len` readable bytes.
-rws_result rws_engine_close(const rws_engine *e,
-                            uint64_t conn,
-                            uint16_t code,
-                            const uint8_t *reason,
-                            size_t reason_len);
-
-// Sends one message to every open server-side connection; the frame is
-// encoded once and shared. Thread-safe.
-//
-// # Safety
-// `e` live; `data` `len` readable bytes.
-rws_result rws_engine_broadcast(const rws_engine *e,
-                                uint8_t opcode,
-                                const uint8_t *data,
-                                size_t len);
-
-// Sends one message to every connection subscribed to `topic` (encoded once).
-//
-// # Safety
-// `e` live; `topic` a C string; `data` `len` readable bytes.
-rws_result rws_engine_publish(const rws_engine *e,
-                              const char *topic,
-                              uint8_t opcode,
-                              const uint8_t *data,
-                              size_t len);
-
-// Subscribes (`subscribe` true) or unsubscribes connection `conn` to `topic`
-// from any thread.
-//
-// # Safety
-// `e` live; `topic` a C string.
-rws_result rws_engine_subscribe(const rws_engine *e,
-                                uint64_t conn,
-                                const char *topic,
-                                bool subscribe);
-
-// Opens a client connection to `url` (`ws://host:port/path` or
-// `ws+unix:///path`), reported later by an OPEN or CONNECT_ERROR event
-// carrying `tag`. Name resolution happens on the calling thread. Thread-safe.
-//
-// # Safety
-// `e` live; `url` a C string.
-rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
-
-// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
-// Asynchronous like `rws_engine_send`.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
-
-// Resumes reading from `conn`, from any thread; a no-op for a connection
-// that is not paused. A batched engine resumes the connections it paused
-// itself (`max_queued_bytes`) when a poll takes the queue.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_resume_reading(const rws_engine *e, uint64_t conn);
-
-// Connections open or opening across all threads (0 for NULL).
-//
-// # Safety
-// `e` NULL or live.
-size_t rws_engine_connection_count(const rws_engine *e);
-
-// Stops gracefully: listeners close, every open connection gets 1001 Going
-// Away, closing handshakes get up to `grace_ms`, the rest are closed; returns
-// when every thread has finished (each connection's CLOSE was reported).
-// Calling it again is fine. Must not be called from a callback.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
-
-// Stops the engine (grace of 1 s) if it still runs and frees it, with every
-// event payload it handed out. NULL is a no-op. Must not be called from a
-// callback.
-//
-// # Safety
-// `e` NULL or from `rws_engine_start*`, not freed before.
-void rws_engine_free(rws_engine *e);
+// `out` must have 14 writable bytes; `mask` NULL or 4 readable bytes.
+rws_result rws_frame_encode_header(uint8_t *out,
+                                   bool fin,
+                                   uint8_t opcode,
+                                   const uint8_t *mask,
+                                   uint64_t payload_len,
+                                   size_t *written);
 
 // Parses an upgrade request from `len` bytes at `data` (`max_head` limits the
 // request head; 0 means 8 KiB).
@@ -781,30 +964,35 @@ rws_result rws_handshake_parse_request(const uint8_t *data,
                                        uint16_t *status);
 
 // Frees a request. NULL is a no-op.
+// Any thread, not concurrently with another call on `r`.
 //
 // # Safety
 // `r` NULL or from `rws_handshake_parse_request`, not freed before.
 void rws_request_free(rws_request *r);
 
 // The request path (with query). NULL only if `r` is NULL.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
 const char *rws_request_path(const rws_request *r);
 
 // The first header named `name` (case-insensitive), or NULL if absent.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` a live request; `name` a NUL-terminated string.
 const char *rws_request_header(const rws_request *r, const char *name);
 
 // How many subprotocols the client offered.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
 size_t rws_request_protocol_count(const rws_request *r);
 
 // The `i`-th offered subprotocol, or NULL when out of range.
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` NULL or a live request.
@@ -814,6 +1002,7 @@ const char *rws_request_protocol(const rws_request *r, size_t i);
 // bytes), choosing `protocol` (NULL for none; it must be one the client
 // offered). `*written` receives the answer's length, also when
 // `RWS_ERR_BUFFER_TOO_SMALL` says `cap` was short (nothing is written then).
+// Thread-safe (a parsed request does not change).
 //
 // # Safety
 // `r` a live request; `protocol` NULL or a C string; `out` `cap` writable bytes.
@@ -838,6 +1027,7 @@ rws_result rws_handshake_write_error(uint16_t status, uint8_t *out, size_t cap, 
 // Returns the handshake state to check the answer with (free with
 // `rws_client_handshake_free`), or NULL on failure (bad arguments, or `cap`
 // too small: `*written` then holds the size needed; see `rws_last_error_message`).
+// Thread-safe.
 //
 // # Safety
 // `host`, `path` C strings; `protocols` `protocol_count` C strings; `out` `cap`
@@ -854,6 +1044,7 @@ rws_client_handshake *rws_client_handshake_new(const char *host,
 // `*consumed` is the answer's length; bytes after it are frames),
 // `RWS_NEED_MORE`, or `RWS_ERR_HANDSHAKE` with the server's status in
 // `*status` (or 0 when the answer was malformed or failed a check).
+// Any thread, one call at a time per handshake.
 //
 // # Safety
 // `h` live; `data` `len` readable bytes; `consumed`, `status` writable.
@@ -864,16 +1055,196 @@ rws_result rws_client_handshake_check(rws_client_handshake *h,
                                       uint16_t *status);
 
 // The subprotocol the server chose (after `RWS_OK` from the check), or NULL.
+// Any thread, one call at a time per handshake.
 //
 // # Safety
 // `h` NULL or live.
 const char *rws_client_handshake_protocol(const rws_client_handshake *h);
 
 // Frees a client handshake. NULL is a no-op.
+// Any thread, not concurrently with another call on `h`.
 //
 // # Safety
 // `h` NULL or from `rws_client_handshake_new`, not freed before.
 void rws_client_handshake_free(rws_client_handshake *h);
+
+// Sends the library's log records at `level` and more severe to `callback`
+// with `user`; a NULL `callback` or `RWS_LOG_OFF` turns logging off (the
+// default: the library prints nothing). Replaces any earlier callback: when
+// this returns, the old one is no longer running nor called, so its `user`
+// may be freed. `RWS_ERR_INVALID_ARGUMENT` for an unknown level, or when the
+// process already has another `log` logger (a Rust host that installed its
+// own). Thread-safe; must not be called from the log callback itself.
+//
+// Connection-level failures are logged once per connection, naming its id;
+// nothing is logged per message.
+//
+// # Safety
+// `callback` NULL or a function safe to call from any thread with `user`
+// until it is replaced.
+rws_result rws_set_log_callback(uint32_t level, rws_log_callback callback, void *user);
+
+// Copies the calling thread's last error message into `buf` (at most
+// `len - 1` bytes and a terminating NUL) and returns the message's full length
+// in bytes (without NUL), so a caller can tell it was cut short. `buf` may be
+// NULL when `len` is 0. The message stays until the next failing `rws_` call
+// on this thread. Thread-safe (per-thread state).
+//
+// # Safety
+// `buf` must be NULL or have `len` writable bytes.
+size_t rws_last_error_message(char *buf, size_t len);
+
+// The code of the calling thread's last failure (`RWS_OK` if none yet): how
+// a NULL from a constructor such as `rws_engine_start` says why (for example
+// `RWS_ERR_INVALID_ARGUMENT` for a bad listen address, `RWS_ERR_IO` for an
+// address in use). Kept until the next failing `rws_` call on this thread.
+// Thread-safe (per-thread state).
+rws_result rws_last_error_code(void);
+
+// A static, NUL-terminated name for a result code ("RWS_OK", ...), or
+// "RWS_UNKNOWN" for a value that is no `rws_result`. Never NULL. Takes the
+// code as an integer: a C caller may pass any value. Thread-safe.
+const char *rws_result_name(uint32_t code);
+
+// The library version as a static NUL-terminated string ("0.1.0"). Never NULL.
+// Thread-safe.
+const char *rws_version(void);
+
+// The library version as `major * 10000 + minor * 100 + patch`.
+uint32_t rws_version_number(void);
+
+// The SIMD level unmasking uses now (chosen once from the CPU, or forced by
+// `ROCWS_SIMD=scalar|sse2|avx2|neon` or `rws_simd_force`). Thread-safe.
+rws_simd_level rws_simd_active_level(void);
+
+// Forces the unmasking level (an `rws_simd_level` value) for the whole
+// process (tests and benchmarks). `RWS_ERR_UNSUPPORTED` if this CPU cannot
+// run it, `RWS_ERR_INVALID_ARGUMENT` for an unknown value. Thread-safe.
+rws_result rws_simd_force(uint32_t level);
+
+// XORs `len` bytes at `buf` with the 4-byte masking `key`, starting at key
+// position `offset % 4` (the count of payload bytes already unmasked), so a
+// payload split across reads continues where it left off. Masking twice
+// unmasks. `buf` may be NULL only when `len` is 0. Thread-safe.
+//
+// # Safety
+// `buf` must point to `len` writable bytes; `key` to 4 readable bytes.
+rws_result rws_mask(uint8_t *buf, size_t len, const uint8_t *key, size_t offset);
+
+// Server certificates from PEM bytes: `cert_pem` holds the chain (leaf
+// first), `key_pem` its private key (PKCS#8, PKCS#1 or SEC1). With
+// `client_ca_pem` (NULL for none), clients must present a
+// certificate issued by one of its CAs (mutual TLS). The bytes are copied.
+// NULL on failure (`RWS_ERR_INVALID_ARGUMENT` for bad PEM or a key that
+// does not match). Free with `rws_tls_server_free`.
+//
+// # Safety
+// Each pointer is readable for its length (or NULL with length 0 where allowed).
+rws_tls_server *rws_tls_server_new(const uint8_t *cert_pem,
+                                   size_t cert_pem_len,
+                                   const uint8_t *key_pem,
+                                   size_t key_pem_len,
+                                   const uint8_t *client_ca_pem,
+                                   size_t client_ca_pem_len);
+
+// Like `rws_tls_server_new` (no client certificates), reading two PEM files.
+//
+// # Safety
+// `cert_path` and `key_path` are C strings.
+rws_tls_server *rws_tls_server_new_files(const char *cert_path, const char *key_path);
+
+// Replaces the default certificate (served when no SNI name matches) with
+// a PEM chain and key. On error the old one stays. Thread-safe.
+//
+// # Safety
+// `server` live; each pointer readable for its length.
+rws_result rws_tls_server_set_cert(const rws_tls_server *server,
+                                   const uint8_t *cert_pem,
+                                   size_t cert_pem_len,
+                                   const uint8_t *key_pem,
+                                   size_t key_pem_len);
+
+// Reads the two PEM files again and swaps them in (what a server does on
+// SIGHUP). On error the old certificate stays. Thread-safe.
+//
+// # Safety
+// `server` live; `cert_path` and `key_path` C strings.
+rws_result rws_tls_server_reload_files(const rws_tls_server *server,
+                                       const char *cert_path,
+                                       const char *key_path);
+
+// Serves this PEM chain and key to clients asking for `server_name` by SNI
+// (case-insensitive), replacing an earlier one for that name. Thread-safe.
+//
+// # Safety
+// `server` live; `server_name` a C string; each pointer readable for its length.
+rws_result rws_tls_server_set_sni_cert(const rws_tls_server *server,
+                                       const char *server_name,
+                                       const uint8_t *cert_pem,
+                                       size_t cert_pem_len,
+                                       const uint8_t *key_pem,
+                                       size_t key_pem_len);
+
+// Frees server certificates (engines using them keep their share). NULL is fine.
+//
+// # Safety
+// `server` NULL or from `rws_tls_server_new*`, freed once.
+void rws_tls_server_free(rws_tls_server *server);
+
+// A client TLS configuration (certificates are parsed once here; share it
+// across connects). NULL on failure (`rws_last_error_message` says why).
+// Free with `rws_tls_client_free`.
+//
+// # Safety
+// `config` points to a valid struct whose pointers are readable for their lengths.
+rws_tls_client *rws_tls_client_new(const rws_tls_client_config *config);
+
+// A client configuration trusting the CAs of a PEM file, or (for NULL) the
+// system's store. NULL on failure. Free with `rws_tls_client_free`.
+//
+// # Safety
+// `ca_path` NULL or a C string.
+rws_tls_client *rws_tls_client_new_ca_file(const char *ca_path);
+
+// Frees a client configuration (connections keep their share). NULL is fine.
+//
+// # Safety
+// `client` NULL or from `rws_tls_client_new*`, freed once.
+void rws_tls_client_free(rws_tls_client *client);
+
+// Validates `len` bytes as UTF-8 in one go: `RWS_OK` or `RWS_ERR_UTF8`.
+// Thread-safe.
+//
+// # Safety
+// `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
+rws_result rws_utf8_validate(const uint8_t *data, size_t len);
+
+// A new validator, or NULL if out of memory. Free with `rws_utf8_validator_free`.
+rws_utf8_validator *rws_utf8_validator_new(void);
+
+// Frees a validator. NULL is a no-op.
+// Any thread, not concurrently with another call on `v`.
+//
+// # Safety
+// `v` must be NULL or from `rws_utf8_validator_new`, not freed before.
+void rws_utf8_validator_free(rws_utf8_validator *v);
+
+// Feeds the next chunk. `RWS_ERR_UTF8` as soon as the bytes seen so far can
+// no longer be valid (even mid code point); `RWS_OK` otherwise, including
+// when a code point is still incomplete at the chunk's end.
+// Any thread, one call at a time per validator.
+//
+// # Safety
+// `v` from `rws_utf8_validator_new`; `data` points to `len` readable bytes.
+rws_result rws_utf8_validator_feed(rws_utf8_validator *v, const uint8_t *data, size_t len);
+
+// Ends the text: `RWS_ERR_UTF8` if a code point is left incomplete. The
+// validator is reset either way and may be reused.
+// Any thread, one call at a time per validator.
+//
+// # Safety
+// `v` from `rws_utf8_validator_new`.
+rws_result rws_utf8_validator_finish(rws_utf8_validator *v);
 
 #ifdef __cplusplus
 }  // extern "C"

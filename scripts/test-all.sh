@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Every test of rocwebsocket, as CI runs them (README's test command).
 #
-#   1. formatting and lints (rustfmt, clippy -D warnings)
+#   1. formatting and lints (rustfmt, clippy -D warnings, rustdoc -D warnings)
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
-#      integration tests of the mio engine
+#      integration tests of the mio engine; then the abuse suite (hostile
+#      peers against the release `rocws serve --threads 1`, about 40 s)
 #   3. the Python binding's pytest suite and the Go binding's go test -race
 #      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
 #      Debian's golang-go when go is missing)
-#   4. headless Chromium (Debian's, installed when missing) echoing through
+#   4. C/C++ install: scripts/install.sh into a temporary prefix, the C and
+#      C++ examples built out of tree with pkg-config and CMake, run
+#      (scripts/test-install.sh; Debian's cmake when missing)
+#   5. headless Chromium (Debian's, installed when missing) echoing through
 #      rocws serve (scripts/test-browser.sh)
-#   5. the NEON unmasking kernel compiled for aarch64 and its tests run under
+#   6. the NEON unmasking kernel compiled for aarch64 and its tests run under
 #      qemu-user (scripts/check-neon.sh; installs Debian's cross tools)
-#   6. every cargo-fuzz target for 25 s each, from the committed seeds
+#   7. every cargo-fuzz target for 25 s each, from the committed seeds
 #      and kept findings, against its reference (scripts/fuzz.sh; installs
 #      cargo-fuzz when missing), and Miri over the proto and simd unit tests
 #      (scripts/miri.sh; installs the miri component when missing)
-#   7. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#   8. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
 #      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
 #      virtualenv on first use (scripts/install-autobahn.sh)
 #
@@ -31,6 +35,9 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 
+step "rustdoc (no warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
 step "build (release)"
 cargo build --release --quiet --bins
 
@@ -38,11 +45,17 @@ step "cargo test"
 cargo test --quiet 2>&1 | tee target/cargo-test.log
 grep -q "test result: ok" target/cargo-test.log
 
+step "abuse suite: hostile peers against rocws serve --threads 1 (release)"
+cargo test --release --test abuse
+
 step "Python binding (pytest, ctypes over the C ABI)"
 bash scripts/test-python.sh
 
 step "Go binding (go vet, go test -race, cgo over the C ABI)"
 bash scripts/test-go.sh
+
+step "C/C++ install: pkg-config and CMake consumers of an installed prefix"
+bash scripts/test-install.sh
 
 step "A real browser: headless Chromium against rocws serve"
 bash scripts/test-browser.sh

@@ -24,6 +24,9 @@ step "build librocwebsocket (release)"
 cargo build --release --lib --quiet
 
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off CGO_ENABLED=1
+# cgo does not hash headers outside the package: a build cache per header
+# version keeps a changed include/rocwebsocket.h from meeting stale objects.
+export GOCACHE="$PWD/target/go-cache/$(sha256sum include/rocwebsocket.h | cut -c1-16)"
 cd bindings/go
 
 step "gofmt"

@@ -68,11 +68,11 @@ fn client_frames(count: usize) -> Vec<u8> {
 fn sans_io_receive() {
     let wire = client_frames(10_000);
     let mut conn = Connection::new(Role::Server, ConnConfig::default());
-    conn.read_buffer().reserve(64 * 1024);
+    conn.read_space().reserve(64 * 1024);
     let run = |conn: &mut Connection| {
         let mut messages = 0;
         for chunk in wire.chunks(4096) {
-            conn.read_buffer().extend_from_slice(chunk);
+            conn.read_space().extend_from_slice(chunk);
             while let Some(event) = conn.next_event() {
                 assert!(matches!(event, Event::Binary(ref b) if b.len() == 20));
                 messages += 1;
@@ -120,7 +120,7 @@ fn engine_echo() {
 /// The batched C ABI engine: messages queue as columns and are taken with
 /// `rws_engine_poll_batch`, without allocating once the columns have grown.
 fn batched_queue() {
-    use rocwebsocket::ffi::engine::*;
+    use rocwebsocket::ffi::*;
     let listen = [c"127.0.0.1:0".as_ptr()];
     // SAFETY: the FFI contract: a config from rws_engine_config_init, a
     // listen list that outlives the start call, the engine freed once.

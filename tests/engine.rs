@@ -77,9 +77,7 @@ fn fragmented_messages_and_pings_from_the_peer() {
 fn invalid_utf8_closes_with_1007_and_is_reported() {
     let (engine, addr, seen) = echo_engine(Config::default());
     let mut c = tcp_client_with_timeout(addr, "/");
-    c.ws.send_fragment(OpCode::Text, b"ok \xF4\x90\x80\x80", true)
-        .unwrap();
-    c.flush();
+    c.send_raw_frame(0x1, b"ok \xF4\x90\x80\x80");
     assert_eq!(close_code(c.next_event()), Some(1007));
     assert!(c.read_until_eof(), "server closes the TCP connection");
     let closed = wait_for(&seen, T, |s| matches!(s, Seen::Close(..)));
@@ -354,6 +352,9 @@ fn backpressure_can_be_left_to_the_application() {
     let mut config = Config::default();
     config.limits.max_buffered = 1 << 20;
     config.limits.backpressure = BackpressurePolicy::Notify;
+    // Flow control off: it would stop reading this client (which does not
+    // read its echoes) before the queue passed the cap (see abuse tests).
+    config.limits.write_high_watermark = 0;
     let (engine, addr, seen) = echo_engine(config);
     let mut c = tcp_client_with_timeout(addr, "/");
     // Send far more than the cap without reading the echoes.
@@ -582,4 +583,18 @@ fn paused_reading_holds_messages_back_and_suspends_the_idle_timeout() {
     // Deadlines run again once resumed: the idle timeout now closes it.
     assert_eq!(close_code(c.next_message()), Some(1001));
     engine.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn more_threads_than_connection_ids_can_name_are_refused() {
+    let config = Config {
+        threads: rocwebsocket::net::MAX_THREADS + 1,
+        ..Config::default()
+    };
+    match Engine::start(config, |_, _| PausingEcho {
+        paused: mpsc::channel().0,
+    }) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput),
+        Ok(_) => panic!("an engine with more threads than ids can name started"),
+    }
 }

@@ -33,7 +33,7 @@ func resultName(r Result) string {
 	if r < 0 || r > C.RWS_ERR_UNSUPPORTED {
 		return "RWS_RESULT_UNKNOWN"
 	}
-	return C.GoString(C.rws_result_name(C.rws_result(r)))
+	return C.GoString(C.rws_result_name(C.uint32_t(r)))
 }
 
 // bytesArg is the pointer and length to hand C for the duration of one call

@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, CString};
 
+use super::handle::{self, try_mut, try_ref, Boxed};
 use super::{c_str, check_null, fail, guard, rws_result, slice_arg};
 use crate::proto::handshake::{
     self, ClientHandshake, ClientHandshakeError, Request, DEFAULT_MAX_HEAD,
@@ -16,6 +17,8 @@ pub struct rws_request {
     headers: Vec<(String, CString)>,
     protocols: Vec<CString>,
 }
+
+impl Boxed for rws_request {}
 
 fn cstring(s: &[u8]) -> CString {
     // Header values cannot hold NUL (httparse rejects it); be safe anyway.
@@ -85,7 +88,7 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
                 };
                 // SAFETY: the out-pointers are writable per the contract.
                 unsafe {
-                    out.write(Box::into_raw(Box::new(wrapped)));
+                    out.write(handle::into_c(wrapped));
                     consumed.write(n);
                     status.write(101);
                 }
@@ -101,34 +104,31 @@ pub unsafe extern "C" fn rws_handshake_parse_request(
 }
 
 /// Frees a request. NULL is a no-op.
+/// Any thread, not concurrently with another call on `r`.
 ///
 /// # Safety
 /// `r` NULL or from `rws_handshake_parse_request`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_free(r: *mut rws_request) {
-    if !r.is_null() {
-        // SAFETY: per the contract, `r` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(r) }));
-    }
+    // SAFETY: per the contract, `r` is NULL or live, and freed once.
+    guard((), || unsafe { handle::free(r) });
 }
 
 /// The request path (with query). NULL only if `r` is NULL.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_path(r: *const rws_request) -> *const c_char {
-    // SAFETY: per the contract above.
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            std::ptr::null()
-        } else {
-            unsafe { (*r).path.as_ptr() }
-        }
+        // SAFETY: per the contract above.
+        unsafe { handle::as_ref(r) }.map_or(std::ptr::null(), |r| r.path.as_ptr())
     })
 }
 
 /// The first header named `name` (case-insensitive), or NULL if absent.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` a live request; `name` a NUL-terminated string.
@@ -138,12 +138,8 @@ pub unsafe extern "C" fn rws_request_header(
     name: *const c_char,
 ) -> *const c_char {
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        let (r, name) = unsafe { (&*r, c_str(name)) };
-        let Ok(name) = name else {
+        let (Some(r), Ok(name)) = (unsafe { handle::as_ref(r) }, unsafe { c_str(name) }) else {
             return std::ptr::null();
         };
         r.headers
@@ -154,36 +150,31 @@ pub unsafe extern "C" fn rws_request_header(
 }
 
 /// How many subprotocols the client offered.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_protocol_count(r: *const rws_request) -> usize {
-    // SAFETY: per the contract above.
     guard(0, || {
-        if r.is_null() {
-            0
-        } else {
-            unsafe { (*r).protocols.len() }
-        }
+        // SAFETY: per the contract above.
+        unsafe { handle::as_ref(r) }.map_or(0, |r| r.protocols.len())
     })
 }
 
 /// The `i`-th offered subprotocol, or NULL when out of range.
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` NULL or a live request.
 #[no_mangle]
 pub unsafe extern "C" fn rws_request_protocol(r: *const rws_request, i: usize) -> *const c_char {
     guard(std::ptr::null(), || {
-        if r.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        let r = unsafe { &*r };
-        {
-            r.protocols.get(i).map_or(std::ptr::null(), |p| p.as_ptr())
-        }
+        let Some(r) = (unsafe { handle::as_ref(r) }) else {
+            return std::ptr::null();
+        };
+        r.protocols.get(i).map_or(std::ptr::null(), |p| p.as_ptr())
     })
 }
 
@@ -191,6 +182,7 @@ pub unsafe extern "C" fn rws_request_protocol(r: *const rws_request, i: usize) -
 /// bytes), choosing `protocol` (NULL for none; it must be one the client
 /// offered). `*written` receives the answer's length, also when
 /// `RWS_ERR_BUFFER_TOO_SMALL` says `cap` was short (nothing is written then).
+/// Thread-safe (a parsed request does not change).
 ///
 /// # Safety
 /// `r` a live request; `protocol` NULL or a C string; `out` `cap` writable bytes.
@@ -203,7 +195,8 @@ pub unsafe extern "C" fn rws_handshake_write_accept(
     written: *mut usize,
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
-        check_null!(r, written);
+        let r = try_ref!(r);
+        check_null!(written);
         let protocol = if protocol.is_null() {
             None
         } else {
@@ -214,10 +207,7 @@ pub unsafe extern "C" fn rws_handshake_write_accept(
             }
         };
         let mut answer = Vec::new();
-        // SAFETY: `r` is a live request per the contract.
-        if let Err(e) =
-            handshake::write_accept_response(&mut answer, unsafe { &(*r).request }, protocol, &[])
-        {
+        if let Err(e) = handshake::write_accept_response(&mut answer, &r.request, protocol, &[]) {
             return fail(rws_result::RWS_ERR_INVALID_ARGUMENT, e.to_string());
         }
         copy_out(&answer, out, cap, written)
@@ -262,12 +252,15 @@ pub struct rws_client_handshake {
     protocol: Option<CString>,
 }
 
+impl Boxed for rws_client_handshake {}
+
 /// Writes an upgrade request for `path` on `host` (the Host header value,
 /// with `:port` when not 80) with a fresh random key into `out`, offering
 /// `protocol_count` subprotocols from `protocols` (may be NULL when 0).
 /// Returns the handshake state to check the answer with (free with
 /// `rws_client_handshake_free`), or NULL on failure (bad arguments, or `cap`
 /// too small: `*written` then holds the size needed; see `rws_last_error_message`).
+/// Thread-safe.
 ///
 /// # Safety
 /// `host`, `path` C strings; `protocols` `protocol_count` C strings; `out` `cap`
@@ -317,10 +310,10 @@ pub unsafe extern "C" fn rws_client_handshake_new(
         if copy_out(&request, out, cap, written) != rws_result::RWS_OK {
             return std::ptr::null_mut();
         }
-        Box::into_raw(Box::new(rws_client_handshake {
+        handle::into_c(rws_client_handshake {
             handshake,
             protocol: None,
-        }))
+        })
     })
 }
 
@@ -328,6 +321,7 @@ pub unsafe extern "C" fn rws_client_handshake_new(
 /// `*consumed` is the answer's length; bytes after it are frames),
 /// `RWS_NEED_MORE`, or `RWS_ERR_HANDSHAKE` with the server's status in
 /// `*status` (or 0 when the answer was malformed or failed a check).
+/// Any thread, one call at a time per handshake.
 ///
 /// # Safety
 /// `h` live; `data` `len` readable bytes; `consumed`, `status` writable.
@@ -340,9 +334,8 @@ pub unsafe extern "C" fn rws_client_handshake_check(
     status: *mut u16,
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
-        check_null!(h, consumed, status);
-        // SAFETY: per the contract above.
-        let h = unsafe { &mut *h };
+        let h = try_mut!(h);
+        check_null!(consumed, status);
         let data = slice_arg!(data, len);
         match h.handshake.parse_response(data, DEFAULT_MAX_HEAD) {
             Ok(None) => rws_result::RWS_NEED_MORE,
@@ -370,6 +363,7 @@ pub unsafe extern "C" fn rws_client_handshake_check(
 }
 
 /// The subprotocol the server chose (after `RWS_OK` from the check), or NULL.
+/// Any thread, one call at a time per handshake.
 ///
 /// # Safety
 /// `h` NULL or live.
@@ -378,26 +372,21 @@ pub unsafe extern "C" fn rws_client_handshake_protocol(
     h: *const rws_client_handshake,
 ) -> *const c_char {
     guard(std::ptr::null(), || {
-        if h.is_null() {
-            return std::ptr::null();
-        }
         // SAFETY: per the contract above.
-        unsafe {
-            (*h).protocol
-                .as_ref()
-                .map_or(std::ptr::null(), |p| p.as_ptr())
-        }
+        let Some(h) = (unsafe { handle::as_ref(h) }) else {
+            return std::ptr::null();
+        };
+        h.protocol.as_ref().map_or(std::ptr::null(), |p| p.as_ptr())
     })
 }
 
 /// Frees a client handshake. NULL is a no-op.
+/// Any thread, not concurrently with another call on `h`.
 ///
 /// # Safety
 /// `h` NULL or from `rws_client_handshake_new`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn rws_client_handshake_free(h: *mut rws_client_handshake) {
-    if !h.is_null() {
-        // SAFETY: per the contract, `h` came from Box::into_raw and is freed once.
-        guard((), || drop(unsafe { Box::from_raw(h) }));
-    }
+    // SAFETY: per the contract, `h` is NULL or live, and freed once.
+    guard((), || unsafe { handle::free(h) });
 }

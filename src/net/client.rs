@@ -5,6 +5,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
+use super::tls::TlsConnector;
+
 /// Options of one client connection.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
@@ -15,6 +17,13 @@ pub struct ClientOptions {
     /// A number of the caller's choosing, reported back in `OpenInfo::tag`
     /// and `on_connect_error`.
     pub tag: u64,
+    /// For `wss://`: how to check the server. `None` trusts the system's
+    /// store (see [`TlsConnector::system`]).
+    pub tls: Option<TlsConnector>,
+    /// For `wss://`: the name sent as SNI and checked against the server's
+    /// certificate, when it is not the URL's host (for example when
+    /// connecting to an IP address or through a Unix socket).
+    pub server_name: Option<String>,
 }
 
 /// A parsed `ws://` URL.
@@ -28,28 +37,41 @@ pub struct WsUrl {
     pub path: String,
     /// For `ws+unix://`, the socket path (host and port are then unused).
     pub unix: Option<PathBuf>,
+    /// `wss://` (or `wss+unix://`): TLS under the WebSocket.
+    pub tls: bool,
 }
 
 impl WsUrl {
-    /// Parses `ws://host[:port][/path]`, `ws://[v6addr]:port/path` or
-    /// `ws+unix:///path/to/socket` (the WebSocket path is then `/`).
-    /// `wss://` is refused until TLS lands.
+    /// Parses `ws://host[:port][/path]`, `ws://[v6addr]:port/path`,
+    /// `ws+unix:///path/to/socket` (the WebSocket path is then `/`), and the
+    /// same with `wss` (TLS; port 443 by default).
     pub fn parse(url: &str) -> io::Result<WsUrl> {
         let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{why}: {url}"));
-        if let Some(path) = url.strip_prefix("ws+unix://") {
-            return Ok(WsUrl {
-                host: "localhost".into(),
-                port: 0,
-                path: "/".into(),
-                unix: Some(PathBuf::from(path)),
-            });
+        for (scheme, tls) in [("ws+unix://", false), ("wss+unix://", true)] {
+            if let Some(path) = url.strip_prefix(scheme) {
+                return Ok(WsUrl {
+                    host: "localhost".into(),
+                    port: 0,
+                    path: "/".into(),
+                    unix: Some(PathBuf::from(path)),
+                    tls,
+                });
+            }
         }
-        if url.starts_with("wss://") {
-            return Err(bad("wss:// is not supported yet"));
+        if url.contains('#') {
+            // RFC 6455 section 3: fragments are meaningless in WebSocket URIs
+            // and must not be used ('#' in a path is sent as %23).
+            return Err(bad("a fragment (#) is not allowed in a WebSocket URL"));
         }
-        let rest = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| bad("not a ws:// URL"))?;
+        let (rest, tls) = match url.strip_prefix("wss://") {
+            Some(rest) => (rest, true),
+            None => (
+                url.strip_prefix("ws://")
+                    .ok_or_else(|| bad("not a ws:// or wss:// URL"))?,
+                false,
+            ),
+        };
+        let default_port = if tls { 443 } else { 80 };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
             Some(i) => (&rest[..i], rest[i..].to_owned()),
@@ -61,7 +83,7 @@ impl WsUrl {
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let end = v6.find(']').ok_or_else(|| bad("unclosed IPv6 bracket"))?;
             let port = match &v6[end + 1..] {
-                "" => 80,
+                "" => default_port,
                 p => p
                     .strip_prefix(':')
                     .and_then(|p| p.parse().ok())
@@ -71,7 +93,7 @@ impl WsUrl {
         } else {
             match authority.rsplit_once(':') {
                 Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad("bad port"))?),
-                None => (authority.to_owned(), 80),
+                None => (authority.to_owned(), default_port),
             }
         };
         if host.is_empty() {
@@ -82,17 +104,20 @@ impl WsUrl {
             port,
             path,
             unix: None,
+            tls,
         })
     }
 
-    /// The `Host` header value: the host, with the port unless it is 80.
+    /// The `Host` header value: the host, with the port unless it is the
+    /// scheme's default (80, or 443 for `wss`).
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 || self.unix.is_some() {
+        let default_port = if self.tls { 443 } else { 80 };
+        if self.port == default_port || self.unix.is_some() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -161,7 +186,15 @@ mod tests {
             (80, "/?q", "h")
         );
         assert!(WsUrl::parse("http://h/").is_err());
-        assert!(WsUrl::parse("wss://h/").is_err());
+        assert!(WsUrl::parse("ws://h/p#frag").is_err()); // RFC 6455 section 3
+        assert!(WsUrl::parse("ws://h#frag").is_err());
+        assert!(WsUrl::parse("wss://h/p#frag").is_err());
+        let u = WsUrl::parse("wss://h/x").unwrap();
+        assert_eq!((u.tls, u.port, u.host_header().as_str()), (true, 443, "h"));
+        let u = WsUrl::parse("wss://h:9443").unwrap();
+        assert_eq!((u.tls, u.host_header().as_str()), (true, "h:9443"));
+        assert!(!WsUrl::parse("ws://h/").unwrap().tls);
+        assert!(WsUrl::parse("wss+unix:///tmp/s").unwrap().tls);
         assert!(WsUrl::parse("ws://h:99999/").is_err());
         assert!(WsUrl::parse("ws://:80/").is_err());
         let u = WsUrl::parse("ws+unix:///tmp/s.sock").unwrap();

@@ -1,9 +1,22 @@
 //! Settings of the event loop: addresses, threads, limits, timeouts.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::proto::ConnConfig;
+use std::time::Duration;
+
+pub use crate::proto::Timeouts;
+
+use super::tls::TlsAcceptor;
+
+/// A listener that speaks TLS (`wss://`).
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Where to listen (TCP, or a Unix socket).
+    pub endpoint: Endpoint,
+    /// The certificates served (shared: a swap through any clone applies).
+    pub acceptor: TlsAcceptor,
+}
 
 /// An address to listen on or connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +75,21 @@ pub struct Limits {
     pub backpressure: BackpressurePolicy,
     /// Largest request (or response) head of the opening handshake; 431 beyond.
     pub max_handshake: usize,
+    /// Most connections still in the opening handshake per thread; past it
+    /// the one waiting longest is dropped, so that slow or silent peers
+    /// (slowloris) cannot crowd out new clients. 0 means no limit.
+    pub max_handshaking: usize,
+    /// Unsent bytes past which a connection stops being read until its peer
+    /// reads enough for them to drain below `write_low_watermark`: a peer
+    /// that sends but does not read meets TCP flow control instead of
+    /// growing our memory. 0 turns this off (then only `max_buffered` acts).
+    pub write_high_watermark: usize,
+    /// Where reading resumes (see `write_high_watermark`).
+    pub write_low_watermark: usize,
+    /// Bytes one connection may read per wake-up before the loop serves the
+    /// others (and its timers and commands); the rest is read on the next
+    /// turn without waiting for new readiness.
+    pub read_budget: usize,
 }
 
 impl Default for Limits {
@@ -72,44 +100,24 @@ impl Default for Limits {
             max_buffered: 64 << 20,
             backpressure: BackpressurePolicy::Drop,
             max_handshake: crate::proto::handshake::DEFAULT_MAX_HEAD,
-        }
-    }
-}
-
-/// Timers. `None` disables one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// From accept (or connect) to a finished opening handshake.
-    pub handshake: Option<Duration>,
-    /// Longest time without any received byte before the connection is dropped.
-    pub idle: Option<Duration>,
-    /// Send a ping after this long without received bytes.
-    pub ping_interval: Option<Duration>,
-    /// After a ping, how long to wait for any received bytes before dropping (1006).
-    pub pong_timeout: Duration,
-    /// From our close frame to the end of the closing handshake; the socket is
-    /// shut after it, reported as 1006 if the peer never answered.
-    pub close: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            handshake: Some(Duration::from_secs(10)),
-            idle: None,
-            ping_interval: None,
-            pong_timeout: Duration::from_secs(10),
-            close: Duration::from_secs(5),
+            max_handshaking: 1024,
+            write_high_watermark: 1 << 20,
+            write_low_watermark: 256 << 10,
+            read_budget: 256 << 10,
         }
     }
 }
 
 /// Everything an event loop needs. The default listens nowhere (a client-only
-/// engine), runs one thread per core, with default limits and timeouts.
-#[derive(Debug, Clone, Default)]
+/// engine), runs one thread per core, with default limits and timeouts,
+/// which are chosen for the open internet: a handshake timeout, a keepalive
+/// ping with a pong deadline, TCP keepalive, bounded handshakes and reads.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Addresses to listen on (none for a client-only loop).
     pub listen: Vec<Endpoint>,
+    /// Addresses to listen on with TLS (`wss://`), beside the plain ones.
+    pub listen_tls: Vec<TlsListen>,
     /// Event-loop threads; 0 means one per core.
     pub threads: usize,
     /// Resource limits.
@@ -121,6 +129,25 @@ pub struct Config {
     pub protocols: Vec<String>,
     /// Deliver ping and pong events to the handler (pongs are always automatic).
     pub deliver_control_frames: bool,
+    /// TCP keepalive probes after this long idle on TCP sockets (the kernel
+    /// then finds peers that vanished without a FIN even when nothing is
+    /// sent); `None` leaves the system's setting.
+    pub tcp_keepalive: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Vec::new(),
+            listen_tls: Vec::new(),
+            threads: 0,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            protocols: Vec::new(),
+            deliver_control_frames: false,
+            tcp_keepalive: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl Config {

@@ -23,6 +23,8 @@ pub struct Engine {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
     local: Vec<Endpoint>,
+    /// Where the TLS listeners start in `local`.
+    tls_from: usize,
 }
 
 fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
@@ -68,20 +70,36 @@ impl Engine {
         F: FnMut(usize, &Handle) -> H,
     {
         let threads = config.thread_count();
+        if threads > super::handler::MAX_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {} threads", super::handler::MAX_THREADS),
+            ));
+        }
         let reuse_port = threads > 1;
         // Per thread, its listeners; the first binding fixes the port (port 0 resolves once).
         let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
         let mut local = Vec::new();
-        for endpoint in &config.listen {
+        let plain = config.listen.iter().map(|e| (e, None));
+        let tls = config
+            .listen_tls
+            .iter()
+            .map(|l| (&l.endpoint, Some(&l.acceptor)));
+        for (endpoint, acceptor) in plain.chain(tls) {
+            // Wraps one thread's listener for TLS when the endpoint has it.
+            let wrap = |l: Listener| match acceptor {
+                Some(a) => Listener::Tls(Box::new(l), a.clone()),
+                None => l,
+            };
             match endpoint {
                 Endpoint::Tcp(addr) => {
                     let first = bind_tcp(*addr, reuse_port)?;
                     let bound = first.local_addr()?;
                     local.push(Endpoint::Tcp(bound));
-                    per_thread[0].push(Listener::Tcp(mio::net::TcpListener::from_std(first)));
+                    per_thread[0].push(wrap(Listener::Tcp(mio::net::TcpListener::from_std(first))));
                     for listeners in per_thread.iter_mut().skip(1) {
                         let l = bind_tcp(bound, true)?;
-                        listeners.push(Listener::Tcp(mio::net::TcpListener::from_std(l)));
+                        listeners.push(wrap(Listener::Tcp(mio::net::TcpListener::from_std(l))));
                     }
                 }
                 Endpoint::Unix(path) => {
@@ -90,7 +108,7 @@ impl Engine {
                     local.push(endpoint.clone());
                     for listeners in per_thread.iter_mut() {
                         let dup = l.try_clone()?;
-                        listeners.push(Listener::Unix(mio::net::UnixListener::from_std(dup)));
+                        listeners.push(wrap(Listener::Unix(mio::net::UnixListener::from_std(dup))));
                     }
                 }
             }
@@ -142,6 +160,7 @@ impl Engine {
         Ok(Engine {
             handle,
             threads: joins,
+            tls_from: config.listen.len(),
             local,
         })
     }
@@ -151,7 +170,8 @@ impl Engine {
         &self.handle
     }
 
-    /// The addresses actually bound (a port 0 resolved to the real port).
+    /// The addresses actually bound (a port 0 resolved to the real port):
+    /// those of `Config::listen`, then those of `Config::listen_tls`.
     pub fn local_endpoints(&self) -> &[Endpoint] {
         &self.local
     }
@@ -159,6 +179,14 @@ impl Engine {
     /// The first bound TCP address, if any.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local.iter().find_map(|e| match e {
+            Endpoint::Tcp(a) => Some(*a),
+            Endpoint::Unix(_) => None,
+        })
+    }
+
+    /// The first bound TCP address of a TLS listener, if any.
+    pub fn local_tls_addr(&self) -> Option<SocketAddr> {
+        self.local[self.tls_from..].iter().find_map(|e| match e {
             Endpoint::Tcp(a) => Some(*a),
             Endpoint::Unix(_) => None,
         })

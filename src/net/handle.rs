@@ -14,12 +14,16 @@ use mio::Waker;
 
 use super::client::ConnectRequest;
 use super::handler::{ConnId, Message};
-use crate::proto::conn::encode_shared_frame;
+use crate::proto::conn::encode_shared_data;
 use crate::proto::CloseCode;
 
 /// Work for an event-loop thread, sent from any thread.
 pub(crate) enum Command {
     Send(ConnId, Message),
+    /// A ping (true) or an unsolicited pong (false), payload at most 125 bytes.
+    Control(ConnId, bool, Bytes),
+    /// A new tag for a connection's later events.
+    SetTag(ConnId, u64),
     Close(ConnId, CloseCode, String),
     /// A frame encoded once, queued on every (or every subscribed) connection.
     Broadcast {
@@ -60,6 +64,8 @@ pub enum HandleError {
     InvalidCloseCode(u16),
     /// A close reason over 123 bytes (it must fit a control frame).
     ReasonTooLong,
+    /// A ping or pong payload over 125 bytes.
+    ControlTooLong,
 }
 
 impl fmt::Display for HandleError {
@@ -69,6 +75,7 @@ impl fmt::Display for HandleError {
             HandleError::Stopped => f.write_str("the engine has stopped"),
             HandleError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
             HandleError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
+            HandleError::ControlTooLong => f.write_str("ping or pong payload over 125 bytes"),
         }
     }
 }
@@ -119,6 +126,33 @@ impl Handle {
         self.deliver(id.worker(), Command::Send(id, message))
     }
 
+    /// Sends a ping to one connection; its pong arrives as
+    /// [`Handler::on_pong`](super::Handler::on_pong) when
+    /// `deliver_control_frames` is set.
+    pub fn ping(&self, id: ConnId, payload: &[u8]) -> Result<(), HandleError> {
+        self.control(id, true, payload)
+    }
+
+    /// Sends an unsolicited pong (a one-way heartbeat) to one connection.
+    pub fn pong(&self, id: ConnId, payload: &[u8]) -> Result<(), HandleError> {
+        self.control(id, false, payload)
+    }
+
+    fn control(&self, id: ConnId, ping: bool, payload: &[u8]) -> Result<(), HandleError> {
+        if payload.len() > 125 {
+            return Err(HandleError::ControlTooLong);
+        }
+        let payload = Bytes::copy_from_slice(payload);
+        self.deliver(id.worker(), Command::Control(id, ping, payload))
+    }
+
+    /// Gives a connection a new tag, reported with its later events (see
+    /// [`Conn::set_tag`](super::Conn::set_tag)); events already delivered or
+    /// queued keep the tag they had.
+    pub fn set_tag(&self, id: ConnId, tag: u64) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::SetTag(id, tag))
+    }
+
     /// Sends a text message to one connection.
     pub fn send_text(&self, id: ConnId, text: impl Into<String>) -> Result<(), HandleError> {
         self.send(id, Message::Text(text.into().into()))
@@ -144,7 +178,7 @@ impl Handle {
         except: Option<ConnId>,
     ) -> Result<(), HandleError> {
         // Encoded once; every thread and every connection shares these bytes.
-        let frame = encode_shared_frame(message.opcode(), message.as_bytes());
+        let frame = encode_shared_data(message.opcode(), message.as_bytes());
         let topic: Option<Arc<str>> = topic.map(Arc::from);
         for worker in 0..self.shared.workers.len() {
             let command = Command::Broadcast {

@@ -6,32 +6,39 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::handle::Handle;
+use super::pool::BufferPool;
 use super::topics::Topics;
 use crate::proto::handshake::Request;
 use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
 
 /// Identifies one connection across the whole engine. Stable for the
-/// connection's life; never reused by a later connection (a generation
-/// counter tells them apart).
+/// connection's life and never names another connection: the thread (10
+/// bits), the slot on that thread (22 bits) and the slot's generation (32
+/// bits), which goes up each time the slot is reused; a slot is retired
+/// rather than let its generation wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
+/// The most event-loop threads an engine runs: the thread index has 10 bits.
+pub const MAX_THREADS: usize = 1 << 10;
+
 impl ConnId {
     pub(crate) fn new(worker: usize, slot: usize, generation: u32) -> ConnId {
-        ConnId(((worker as u64) << 56) | ((generation as u64 & 0xFF_FFFF) << 32) | slot as u64)
+        debug_assert!(worker < MAX_THREADS && slot < super::worker::MAX_SLOTS);
+        ConnId(((worker as u64) << 54) | ((slot as u64) << 32) | u64::from(generation))
     }
 
     /// The event-loop thread that owns the connection.
     pub fn worker(self) -> usize {
-        (self.0 >> 56) as usize
+        (self.0 >> 54) as usize
     }
 
     pub(crate) fn slot(self) -> usize {
-        (self.0 & 0xFFFF_FFFF) as usize
+        ((self.0 >> 32) & 0x3F_FFFF) as usize
     }
 
     pub(crate) fn generation(self) -> u32 {
-        ((self.0 >> 32) & 0xFF_FFFF) as u32
+        self.0 as u32
     }
 }
 
@@ -67,10 +74,11 @@ impl Message {
         }
     }
 
-    pub(crate) fn into_bytes(self) -> Bytes {
+    /// Queues this message on `ws` (text without validating it again).
+    pub(crate) fn send_on(self, ws: &mut Connection) -> Result<(), SendError> {
         match self {
-            Message::Text(t) => t.into_bytes(),
-            Message::Binary(b) => b,
+            Message::Text(t) => ws.send_utf8(t),
+            Message::Binary(b) => ws.send_bytes(OpCode::Binary, b),
         }
     }
 }
@@ -161,6 +169,14 @@ pub trait Handler: Send + 'static {
         let _ = (id, code, reason);
     }
 
+    /// [`on_close`](Self::on_close) with the connection's last
+    /// [tag](Conn::tag); the loop calls this one, which by default forwards
+    /// to `on_close`.
+    fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
+        let _ = tag;
+        self.on_close(id, code, reason);
+    }
+
     /// The connection's write queue emptied after a write could not finish.
     fn on_drain(&mut self, conn: &mut Conn<'_>) {
         let _ = conn;
@@ -187,9 +203,13 @@ pub trait Handler: Send + 'static {
 pub struct Conn<'a> {
     pub(crate) id: ConnId,
     pub(crate) ws: &'a mut Connection,
+    /// The thread's write buffers: one is lent only when this connection
+    /// sends, so receive-only connections take none.
+    pub(crate) write_pool: &'a mut BufferPool,
     pub(crate) topics: &'a mut Topics,
     pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
     pub(crate) read_paused: &'a mut bool,
+    pub(crate) tag: &'a mut u64,
     pub(crate) handle: &'a Handle,
 }
 
@@ -199,30 +219,52 @@ impl Conn<'_> {
         self.id
     }
 
+    /// The connection, with a pooled write buffer lent for what is about
+    /// to be queued.
+    fn for_sending(&mut self) -> &mut Connection {
+        if !self.ws.holds_write_buffer() {
+            self.ws.lend_write_buffer(self.write_pool.take());
+        }
+        self.ws
+    }
+
+    /// The connection's tag: a number of the application's choosing (for
+    /// example a pointer to its state), given to `connect` for clients
+    /// ([`ClientOptions::tag`](super::ClientOptions)), 0 for server
+    /// connections until [`set_tag`](Self::set_tag).
+    pub fn tag(&self) -> u64 {
+        *self.tag
+    }
+
+    /// Sets the tag reported with this connection's later events (and its
+    /// close, through [`Handler::on_close_tagged`]).
+    pub fn set_tag(&mut self, tag: u64) {
+        *self.tag = tag;
+    }
+
     /// Queues a message; large server payloads are queued without a copy.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let opcode = message.opcode();
-        self.ws.send_bytes(opcode, message.into_bytes())
+        message.send_on(self.for_sending())
     }
 
     /// Queues a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.ws.send_text(text)
+        self.for_sending().send_text(text)
     }
 
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.ws.send_binary(data)
+        self.for_sending().send_binary(data)
     }
 
     /// Queues a ping (at most 125 bytes).
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.ws.send_ping(payload)
+        self.for_sending().send_ping(payload)
     }
 
     /// Starts the closing handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.ws.close(code, reason)
+        self.for_sending().close(code, reason)
     }
 
     /// Bytes queued and not yet written to the socket.
@@ -235,6 +277,8 @@ impl Conn<'_> {
     /// [`Handle::resume_reading`].
     pub fn pause_reading(&mut self) {
         *self.read_paused = true;
+        // Silence proves nothing while we do not read: liveness deadlines wait.
+        self.ws.suspend_liveness();
     }
 
     /// Whether reading is paused.
@@ -262,7 +306,7 @@ impl Conn<'_> {
     /// The underlying sans-IO connection (for layers such as the C ABI that
     /// speak in opcodes).
     pub fn connection_mut(&mut self) -> &mut Connection {
-        self.ws
+        self.for_sending()
     }
 
     /// A handle for sending from anywhere (other connections, other threads).

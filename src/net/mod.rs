@@ -4,16 +4,20 @@
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod flush;
 pub mod handle;
 pub mod handler;
 pub mod pool;
+pub mod sys;
 pub mod timer;
+pub mod tls;
 pub mod topics;
 pub mod transport;
 mod worker;
 
 pub use client::{ClientOptions, WsUrl};
-pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts};
+pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
-pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
+pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, MAX_THREADS};
+pub use tls::{TlsAcceptor, TlsClientOptions, TlsConnector, TlsError};

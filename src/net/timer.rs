@@ -1,8 +1,8 @@
-//! Time and deadlines of one event-loop thread.
+//! The clock and the deadline heap of one event-loop thread.
 //!
-//! Times are [`Tick`]s: milliseconds since the thread's start, 8 bytes
-//! (an `Option<Tick>` too) where an `Instant` takes 16; a connection keeps
-//! five of them, so this is part of what keeps idle connections small.
+//! Times are [`Tick`]s (the core's 8-byte milliseconds): the clock here is
+//! the only place that reads the system's monotonic time; connections say
+//! when they next need attention, and the heap keeps those deadlines.
 //!
 //! Deadlines live in a min-heap with lazy invalidation. A connection keeps
 //! at most one live entry: when its deadline moves later (every received
@@ -11,21 +11,9 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::num::NonZeroU64;
-use std::ops::Add;
 use std::time::{Duration, Instant};
 
-/// A point in time: milliseconds since the owning [`Clock`] started, plus one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Tick(NonZeroU64);
-
-impl Add<Duration> for Tick {
-    type Output = Tick;
-    fn add(self, d: Duration) -> Tick {
-        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        Tick(self.0.saturating_add(ms))
-    }
-}
+pub use crate::proto::Tick;
 
 /// Converts between `Instant`s and `Tick`s for one thread.
 #[derive(Debug, Clone, Copy)]
@@ -43,13 +31,12 @@ impl Clock {
 
     /// The current tick.
     pub fn now(&self) -> Tick {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        Tick(NonZeroU64::MIN.saturating_add(ms))
+        Tick::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
     /// How long from `now` until `at` (zero if it has passed).
     pub fn until(&self, now: Tick, at: Tick) -> Duration {
-        Duration::from_millis(at.0.get().saturating_sub(now.0.get()))
+        now.until(at)
     }
 }
 
@@ -100,7 +87,6 @@ mod tests {
         assert!(later > now);
         assert_eq!(clock.until(now, later), Duration::from_millis(250));
         assert_eq!(clock.until(later, now), Duration::ZERO);
-        assert_eq!(std::mem::size_of::<Option<Tick>>(), 8);
         let mut timers = Timers::default();
         timers.push(later, 3, 7);
         timers.push(now, 1, 2);

@@ -1,36 +1,42 @@
-//! One event-loop thread: listeners, connections in a slab, timers, and the
-//! command channel. It moves bytes and applies no protocol rule itself: every
-//! rule lives in `proto`.
+//! One event-loop thread: listeners, connections in slots, the deadline heap,
+//! and the command channel. It moves bytes and applies no protocol rule
+//! itself: every rule, deadlines included, lives in `proto`; this loop only
+//! keeps the heap of the times connections asked for and calls them back.
 //!
 //! Per wake-up a connection reads until the socket is drained, decodes every
 //! frame the reads brought and hands them to the handler, and only then
 //! writes, once, everything the handler queued (vectored).
 
-use std::io::{self, IoSlice};
-use std::net::Shutdown;
+use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Buf;
 use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
-use slab::Slab;
 
 use super::client::ConnectRequest;
-use super::config::{BackpressurePolicy, Config};
+use super::config::Config;
 use super::handle::{Command, Handle};
-use super::handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade};
+use super::handler::{Conn, ConnId, Handler, Message};
 use super::pool::BufferPool;
 use super::timer::{Clock, Tick, Timers};
+use super::tls::TlsAcceptor;
 use super::topics::Topics;
 use super::transport::Stream;
-use crate::proto::handshake::{self, ClientHandshake, HandshakeError};
-use crate::proto::{CloseCode, CloseState, Connection, Event, Role};
+use crate::proto::handshake::ClientHandshake;
+use crate::proto::{CloseCode, CloseState, Connection, Event, Expired, Role};
+use slots::Slots;
+pub(crate) use slots::MAX_SLOTS;
 
 mod commands;
 mod connect;
+mod opening;
+mod slots;
+mod transport;
+mod write;
 
 pub(crate) const WAKER: Token = Token(usize::MAX);
 /// Tokens below this are listeners; connection tokens are `CONN_BASE + slot`.
@@ -47,6 +53,8 @@ const WRITE_BUFFER: usize = 16 * 1024;
 pub(crate) enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// TLS over a TCP or Unix listener: accepted sockets get a TLS session.
+    Tls(Box<Listener>, TlsAcceptor),
 }
 
 impl Listener {
@@ -54,24 +62,46 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
             Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tls(l, acceptor) => Stream::tls_server(l.accept()?, acceptor),
+        }
+    }
+
+    fn socket(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix(l) => l,
+            Listener::Tls(l, _) => l.socket(),
         }
     }
 
     fn deregister(&mut self, poll: &Poll) {
-        let _ = match self {
-            Listener::Tcp(l) => poll.registry().deregister(l),
-            Listener::Unix(l) => poll.registry().deregister(l),
-        };
+        let _ = poll.registry().deregister(self.socket());
     }
 }
 
+/// Which resolved address a client connect is trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// The address at this index; the next ones are tried if it fails.
+    Address(usize),
+    /// No other address may be tried (the request itself was refused).
+    Final,
+}
+
+/// A client's opening handshake in flight: the key to check the answer
+/// against, and the path to report on open.
+struct ClientOpening {
+    handshake: ClientHandshake,
+    path: String,
+}
+
 enum Phase {
-    /// Client: the TCP connect is in progress; the index of the address tried.
-    Connecting(Box<ConnectRequest>, usize),
+    /// Client: the TCP connect is in progress.
+    Connecting(Box<ConnectRequest>, Attempt),
     /// Server: reading the upgrade request.
     ServerHandshake,
     /// Client: the request is sent, reading the answer.
-    ClientHandshake(Box<(ClientHandshake, String)>),
+    ClientHandshake(Box<ClientOpening>),
     /// WebSocket frames flow.
     Open,
     /// An HTTP error response is queued; the socket closes once it is written.
@@ -80,82 +110,77 @@ enum Phase {
     Linger,
 }
 
+/// What the handler will be told when the connection goes.
+enum Report {
+    /// `on_open` never ran: nothing is owed.
+    NotOpened,
+    /// `on_close` is owed; with no close seen yet it says 1006.
+    Owed,
+    /// `on_close` is owed with the peer's close, or the code we failed it with.
+    Closed(Box<CloseReport>),
+}
+
+/// A close code and reason kept for `on_close`.
+struct CloseReport {
+    code: CloseCode,
+    reason: String,
+}
+
+impl Report {
+    /// Records how the connection closed, if `on_close` is owed.
+    fn record(&mut self, code: CloseCode, reason: impl Into<String>) {
+        if !matches!(self, Report::NotOpened) {
+            let reason = reason.into();
+            *self = Report::Closed(Box::new(CloseReport { code, reason }));
+        }
+    }
+}
+
 struct Slot {
     stream: Stream,
     ws: Connection,
+    /// The generation of the slot this connection holds (see `Slots`).
     generation: u32,
     phase: Phase,
-    /// `on_open` ran, so `on_close` is owed.
-    opened: bool,
+    report: Report,
     /// Counted against `max_connections`.
     counted: bool,
-    started: Tick,
-    last_rx: Tick,
-    ping_sent: Option<Tick>,
-    closing_since: Option<Tick>,
+    /// The deadline this connection has in the heap, if any.
     timer_at: Option<Tick>,
     dirty: bool,
     write_blocked: bool,
     /// The application paused reading (flow control): the socket is left unread.
     read_paused: bool,
+    /// Our unsent bytes passed the high watermark: the socket is left unread
+    /// until the peer reads enough of them (see `Limits::write_high_watermark`).
+    flow_paused: bool,
+    /// The read budget ran out with input left: queued for the next turn.
+    backlogged: bool,
     over_limit: bool,
     subscriptions: Vec<Arc<str>>,
-    /// What `on_close` will say: the peer's close, or the code we failed it with.
-    report: Option<Box<(CloseCode, String)>>,
     tag: u64,
 }
 
 impl Slot {
     fn new(stream: Stream, role: Role, config: &Config, phase: Phase, now: Tick) -> Slot {
+        let mut ws = Connection::new(role, config.limits.conn);
+        ws.handshake_started(now);
         Slot {
             stream,
-            ws: Connection::new(role, config.limits.conn),
+            ws,
             generation: 0,
             phase,
-            opened: false,
+            report: Report::NotOpened,
             counted: true,
-            started: now,
-            last_rx: now,
-            ping_sent: None,
-            closing_since: None,
             timer_at: None,
             dirty: false,
             write_blocked: false,
             read_paused: false,
+            flow_paused: false,
+            backlogged: false,
             over_limit: false,
             subscriptions: Vec::new(),
-            report: None,
             tag: 0,
-        }
-    }
-
-    fn deadline(&self, config: &Config) -> Option<Tick> {
-        let t = &config.timeouts;
-        match self.phase {
-            Phase::Connecting(..) | Phase::ServerHandshake | Phase::ClientHandshake(_) => {
-                t.handshake.map(|d| self.started + d)
-            }
-            Phase::Rejecting | Phase::Linger => {
-                Some(self.closing_since.unwrap_or(self.started) + t.close)
-            }
-            Phase::Open => {
-                if let Some(since) = self.closing_since {
-                    return Some(since + t.close);
-                }
-                if self.read_paused {
-                    // Nothing is read, so silence proves nothing about the peer.
-                    return None;
-                }
-                let idle = t.idle.map(|d| self.last_rx + d);
-                let ping = match self.ping_sent {
-                    Some(sent) => Some(sent + t.pong_timeout),
-                    None => t.ping_interval.map(|d| self.last_rx + d),
-                };
-                match (idle, ping) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
         }
     }
 }
@@ -165,14 +190,17 @@ fn lend_conn<'a>(
     id: ConnId,
     c: &'a mut Slot,
     topics: &'a mut Topics,
+    write_pool: &'a mut BufferPool,
     handle: &'a Handle,
 ) -> Conn<'a> {
     Conn {
         id,
         ws: &mut c.ws,
+        write_pool,
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
+        tag: &mut c.tag,
         handle,
     }
 }
@@ -181,18 +209,22 @@ pub(crate) struct Worker<H: Handler> {
     index: usize,
     poll: Poll,
     listeners: Vec<Listener>,
-    conns: Slab<Slot>,
+    conns: Slots<Slot>,
     handler: H,
     handle: Handle,
     commands: Receiver<Command>,
     timers: Timers,
     topics: Topics,
     dirty: Vec<usize>,
+    /// Connections whose read budget ran out with input left.
+    backlog: Vec<usize>,
+    /// Server connections in the opening handshake, oldest first (slot,
+    /// generation; entries of connections that moved on are skipped).
+    handshaking: VecDeque<(usize, u32)>,
     read_pool: BufferPool,
     write_pool: BufferPool,
     config: Arc<Config>,
     stop_deadline: Option<Instant>,
-    next_generation: u32,
     clock: Clock,
     now: Tick,
 }
@@ -211,27 +243,25 @@ impl<H: Handler> Worker<H> {
             index,
             poll,
             listeners,
-            conns: Slab::new(),
+            conns: Slots::default(),
             handler,
             handle,
             commands,
             timers: Timers::default(),
             topics: Topics::default(),
             dirty: Vec::new(),
+            backlog: Vec::new(),
+            handshaking: VecDeque::new(),
             read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
             write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
             config,
             stop_deadline: None,
-            next_generation: 0,
             clock: Clock::new(),
             now: Clock::new().now(),
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
-            match l {
-                Listener::Tcp(l) => registry.register(l, Token(i), Interest::READABLE)?,
-                Listener::Unix(l) => registry.register(l, Token(i), Interest::READABLE)?,
-            }
+            registry.register(l.socket(), Token(i), Interest::READABLE)?;
         }
         Ok(worker)
     }
@@ -241,13 +271,16 @@ impl<H: Handler> Worker<H> {
         loop {
             self.now = self.clock.now();
             let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
+            if !self.backlog.is_empty() {
+                timeout = Some(Duration::ZERO); // input is waiting: only look around
+            }
             if let Some(deadline) = self.stop_deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("rocws worker {}: poll failed: {e}", self.index);
+                    log::error!("worker {}: poll failed, the thread stops: {e}", self.index);
                     break;
                 }
             }
@@ -267,6 +300,7 @@ impl<H: Handler> Worker<H> {
                     }
                 }
             }
+            self.serve_backlog();
             self.fire_timers();
             self.handler.on_wakeup_end();
             self.flush_dirty();
@@ -275,8 +309,7 @@ impl<H: Handler> Worker<H> {
                     break;
                 }
                 if Instant::now() >= deadline {
-                    let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-                    for slot in slots {
+                    for slot in self.conns.keys() {
                         self.remove(slot);
                     }
                     break;
@@ -292,92 +325,48 @@ impl<H: Handler> Worker<H> {
     fn slot_of(&self, id: ConnId) -> Option<usize> {
         let slot = id.slot();
         match self.conns.get(slot) {
-            Some(c)
-                if id.worker() == self.index && (c.generation & 0xFF_FFFF) == id.generation() =>
-            {
-                Some(slot)
-            }
+            Some(c) if id.worker() == self.index && c.generation == id.generation() => Some(slot),
             _ => None,
         }
     }
 
-    fn insert(&mut self, mut slot: Slot, interest: Interest) -> Option<usize> {
-        self.next_generation = self.next_generation.wrapping_add(1);
-        slot.generation = self.next_generation;
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut slot.stream, Token(CONN_BASE + key), interest)
-        {
-            eprintln!("rocws: register failed: {e}");
-            if slot.counted {
-                self.handle
-                    .shared
-                    .connections
-                    .fetch_sub(1, Ordering::Relaxed);
+    fn insert(&mut self, slot: Slot, interest: Interest) -> Option<usize> {
+        let counted = slot.counted;
+        let registered = match self.conns.insert(slot) {
+            Some((key, generation)) => {
+                let c = &mut self.conns[key];
+                c.generation = generation;
+                let token = Token(CONN_BASE + key);
+                match self
+                    .poll
+                    .registry()
+                    .register(&mut c.stream, token, interest)
+                {
+                    Ok(()) => Ok(key),
+                    Err(e) => {
+                        self.conns.try_remove(key);
+                        Err(e)
+                    }
+                }
             }
-            return None;
-        }
-        entry.insert(slot);
-        self.schedule(key);
-        Some(key)
-    }
-
-    // ---- accepting ----
-
-    fn accept(&mut self, index: usize) {
-        loop {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            let stream = match listener.accept() {
-                Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: leave the rest in the backlog for now.
-                    eprintln!("rocws: accept failed: {e}");
-                    return;
-                }
-            };
-            let _ = stream.set_nodelay();
-            let max = self.config.limits.max_connections;
-            let count = self
-                .handle
-                .shared
-                .connections
-                .fetch_add(1, Ordering::Relaxed)
-                + 1;
-            let mut slot = Slot::new(
-                stream,
-                Role::Server,
-                &self.config,
-                Phase::ServerHandshake,
-                self.now,
-            );
-            if max > 0 && count > max {
-                self.handle
-                    .shared
-                    .connections
-                    .fetch_sub(1, Ordering::Relaxed);
-                slot.counted = false;
-                let mut out = Vec::new();
-                HandshakeError {
-                    status: 503,
-                    reason: "too many connections",
-                }
-                .write_response(&mut out);
-                slot.ws.queue_handshake_bytes(&out);
-                slot.phase = Phase::Rejecting;
-                slot.closing_since = Some(self.now);
+            None => Err(io::Error::other(
+                "every connection slot of this thread is taken",
+            )),
+        };
+        match registered {
+            Ok(key) => {
+                self.schedule(key);
+                Some(key)
             }
-            let rejecting = matches!(slot.phase, Phase::Rejecting);
-            if let Some(key) = self.insert(slot, Interest::READABLE | Interest::WRITABLE) {
-                if rejecting {
-                    self.mark_dirty(key);
+            Err(e) => {
+                log::warn!("worker {}: cannot add a connection: {e}", self.index);
+                if counted {
+                    self.handle
+                        .shared
+                        .connections
+                        .fetch_sub(1, Ordering::Relaxed);
                 }
+                None
             }
         }
     }
@@ -402,18 +391,17 @@ impl<H: Handler> Worker<H> {
         };
         if matches!(c.phase, Phase::Connecting(..)) {
             self.finish_connect(slot);
-        } else if c.ws.buffered_amount() > 0 {
+        } else if c.ws.buffered_amount() > 0 || c.stream.wants_write() {
             self.mark_dirty(slot);
         }
     }
 
-    /// Lends pooled buffers to a connection about to read and send.
-    fn lend_buffers(&mut self, slot: usize) {
+    /// Lends a pooled read buffer to a connection about to read.
+    fn lend_read_buffer(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        if c.ws.read_buffer().capacity() == 0 {
+        if c.ws.input_capacity() == 0 {
             c.ws.lend_read_buffer(self.read_pool.take());
         }
-        self.lend_write_buffer(slot);
     }
 
     /// Lends a write buffer to a connection about to send, if it holds none.
@@ -440,7 +428,7 @@ impl<H: Handler> Worker<H> {
     fn read_once(&mut self, slot: usize, want: usize) -> io::Result<Option<usize>> {
         let c = &mut self.conns[slot];
         loop {
-            return match c.stream.read_into(c.ws.read_buffer(), want) {
+            return match c.stream.read_into(&mut c.ws.read_space(), want) {
                 Ok(n) => Ok(Some(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -449,29 +437,49 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Whether the socket is left unread: paused by the application or by
+    /// flow control. A closing connection reads on: the peer's close frame
+    /// is awaited.
+    fn reading_stopped(c: &Slot) -> bool {
+        (c.read_paused || c.flow_paused) && c.ws.close_state() == CloseState::Open
+    }
+
     fn read_frames(&mut self, slot: usize) {
+        let budget = self.config.limits.read_budget.max(1);
+        let mut read = 0;
         loop {
-            // A closing connection reads on: the peer's close frame is awaited.
-            let c = &self.conns[slot];
-            if c.read_paused && c.ws.close_state() == CloseState::Open {
+            if Self::reading_stopped(&self.conns[slot]) {
                 break;
             }
-            self.lend_buffers(slot);
+            if read >= budget {
+                // Fair share used: the others, timers and commands go first.
+                let c = &mut self.conns[slot];
+                if !c.backlogged {
+                    c.backlogged = true;
+                    self.backlog.push(slot);
+                }
+                break;
+            }
+            self.lend_read_buffer(slot);
             let c = &mut self.conns[slot];
-            let want = c.ws.bytes_wanted().clamp(READ_SIZE, READ_SIZE_MAX);
+            let want =
+                c.ws.bytes_wanted()
+                    .clamp(READ_SIZE, READ_SIZE_MAX)
+                    .min(budget - read)
+                    .max(1);
             if !c.ws.accepts_input() {
                 return self.read_discard(slot);
             }
             match self.read_once(slot, want) {
                 Ok(None) => break,
-                Ok(Some(0)) | Err(_) => {
+                Ok(Some(0)) => {
                     // The peer went away without finishing the closing handshake.
                     return self.remove(slot);
                 }
+                Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
-                    let c = &mut self.conns[slot];
-                    c.last_rx = self.now;
-                    c.ping_sent = None;
+                    read += n;
+                    self.conns[slot].ws.bytes_received(self.now);
                     self.dispatch(slot);
                     if !self.conns.contains(slot) || n < want {
                         break;
@@ -479,12 +487,46 @@ impl<H: Handler> Worker<H> {
                     if !matches!(self.conns[slot].phase, Phase::Open) {
                         break;
                     }
+                    // Apply flow control between reads, not only after them.
+                    self.check_flow(slot);
                 }
             }
         }
         if self.conns.contains(slot) {
             self.after_activity(slot);
         }
+    }
+
+    /// Reads on for the connections whose budget ran out last turn.
+    fn serve_backlog(&mut self) {
+        let backlog = std::mem::take(&mut self.backlog);
+        for slot in backlog {
+            if let Some(c) = self.conns.get_mut(slot) {
+                if c.backlogged {
+                    c.backlogged = false;
+                    self.on_readable(slot);
+                }
+            }
+        }
+    }
+
+    /// Stops reading a connection whose unsent bytes passed the high
+    /// watermark, and starts again once they drained below the low one.
+    /// Returns whether reading should resume now.
+    fn check_flow(&mut self, slot: usize) -> bool {
+        let limits = &self.config.limits;
+        let c = &mut self.conns[slot];
+        if limits.write_high_watermark == 0 {
+            return false;
+        }
+        let buffered = c.ws.buffered_amount();
+        if !c.flow_paused && buffered > limits.write_high_watermark {
+            c.flow_paused = true;
+        } else if c.flow_paused && buffered <= limits.write_low_watermark {
+            c.flow_paused = false;
+            return true;
+        }
+        false
     }
 
     /// Pauses or resumes reading. A resumed connection reads at once: its
@@ -497,10 +539,13 @@ impl<H: Handler> Worker<H> {
             return; // already so
         }
         c.read_paused = paused;
+        // Silence proves nothing while we do not read: liveness deadlines wait.
+        if paused {
+            c.ws.suspend_liveness();
+        } else {
+            c.ws.resume_liveness(now);
+        }
         if reading && matches!(c.phase, Phase::Open) {
-            // The deadlines restart from now rather than from the last read.
-            c.last_rx = now;
-            c.ping_sent = None;
             self.read_frames(slot);
         } else {
             self.schedule(slot);
@@ -513,171 +558,32 @@ impl<H: Handler> Worker<H> {
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
         while let Some(event) = c.ws.next_event() {
-            let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+            let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
                 Event::Binary(data) => self.handler.on_message(&mut conn, Message::Binary(data)),
                 Event::Ping(p) if deliver_control => self.handler.on_ping(&mut conn, p),
                 Event::Pong(p) if deliver_control => self.handler.on_pong(&mut conn, p),
                 Event::Ping(_) | Event::Pong(_) => {}
-                Event::Close(frame) => {
-                    c.report = Some(Box::new((frame.code, frame.reason_str().to_owned())));
-                }
+                Event::Close(frame) => c.report.record(frame.code, frame.reason_str()),
                 Event::Error(error) => {
-                    c.report = Some(Box::new((error.close_code(), error.to_string())));
+                    // Once per connection: a failed connection decodes nothing more.
+                    log::info!(
+                        "connection {}: failed with {}: {error}",
+                        id.0,
+                        error.close_code().0
+                    );
+                    c.report.record(error.close_code(), error.to_string());
                 }
             }
         }
     }
 
-    fn read_handshake(&mut self, slot: usize) {
-        loop {
-            let max_head = self.config.limits.max_handshake;
-            if self.conns[slot].ws.read_buffer().capacity() == 0 {
-                let buf = self.read_pool.take();
-                self.conns[slot].ws.lend_read_buffer(buf);
-            }
-            let have = self.conns[slot].ws.read_buffer().len();
-            // Read at most one byte past the limit: enough to prove it was passed.
-            let want = (max_head + 1).saturating_sub(have).max(1);
-            match self.read_once(slot, want) {
-                Ok(None) => return,
-                Ok(Some(0)) | Err(_) => return self.remove(slot),
-                Ok(Some(_)) => {}
-            }
-            let c = &mut self.conns[slot];
-            c.last_rx = self.now;
-            let done = match &c.phase {
-                Phase::ServerHandshake => {
-                    match handshake::parse_request(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((request, consumed))) => {
-                            self.accept_upgrade(slot, request, consumed);
-                            true
-                        }
-                        Err(error) => {
-                            let mut out = Vec::new();
-                            error.write_response(&mut out);
-                            self.reject(slot, &out);
-                            true
-                        }
-                    }
-                }
-                Phase::ClientHandshake(hs) => {
-                    let (hs, path) = &**hs;
-                    match hs.parse_response(c.ws.read_buffer(), max_head) {
-                        Ok(None) => false,
-                        Ok(Some((response, consumed))) => {
-                            c.ws.read_buffer().advance(consumed);
-                            let info = OpenInfo {
-                                path: path.clone(),
-                                headers: response.headers,
-                                protocol: response.protocol,
-                                peer: c.stream.peer(),
-                                tag: c.tag,
-                                is_client: true,
-                            };
-                            self.open(slot, info);
-                            true
-                        }
-                        Err(error) => {
-                            let error =
-                                io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string());
-                            self.connect_failed(slot, error);
-                            return;
-                        }
-                    }
-                }
-                _ => true,
-            };
-            if done {
-                break;
-            }
+    /// Logs the socket error that ends a connection (once: it is removed next).
+    pub(super) fn log_io_error(&self, slot: usize, op: &str, e: &io::Error) {
+        if self.conns.contains(slot) {
+            log::info!("connection {}: {op} failed: {e}", self.id(slot).0);
         }
-        if !self.conns.contains(slot) {
-            return;
-        }
-        if matches!(self.conns[slot].phase, Phase::Open) {
-            // The handshake read may have stopped at its size cap with frames
-            // still in the socket: readiness is edge-triggered, so drain now.
-            self.read_frames(slot);
-        } else {
-            self.after_activity(slot);
-        }
-    }
-
-    fn accept_upgrade(&mut self, slot: usize, request: handshake::Request, consumed: usize) {
-        let preferred = {
-            let supported: Vec<&str> = self.config.protocols.iter().map(String::as_str).collect();
-            request.select_protocol(&supported)
-        };
-        let mut out = Vec::new();
-        match self.handler.on_upgrade(&request, preferred) {
-            Upgrade::Accept { protocol, headers } => {
-                let extra: Vec<(&str, &str)> = headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                if let Err(e) = handshake::write_accept_response(
-                    &mut out,
-                    &request,
-                    protocol.as_deref(),
-                    &extra,
-                ) {
-                    eprintln!("rocws: handler's upgrade answer refused: {e}");
-                    HandshakeError {
-                        status: 500,
-                        reason: "bad upgrade answer",
-                    }
-                    .write_response(&mut out);
-                    return self.reject(slot, &out);
-                }
-                let c = &mut self.conns[slot];
-                c.ws.queue_handshake_bytes(&out);
-                c.ws.read_buffer().advance(consumed);
-                let info = OpenInfo {
-                    path: request.path,
-                    headers: request.headers,
-                    protocol,
-                    peer: c.stream.peer(),
-                    tag: 0,
-                    is_client: false,
-                };
-                self.open(slot, info);
-            }
-            Upgrade::Reject { status, body } => {
-                let status = if (400..600).contains(&status) {
-                    status
-                } else {
-                    403
-                };
-                let _ = handshake::write_status_response(&mut out, status, &[], body.as_bytes());
-                self.reject(slot, &out);
-            }
-        }
-    }
-
-    fn open(&mut self, slot: usize, info: OpenInfo) {
-        self.lend_write_buffer(slot);
-        let id = self.id(slot);
-        let c = &mut self.conns[slot];
-        c.phase = Phase::Open;
-        c.opened = true;
-        c.last_rx = self.now;
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
-        self.handler.on_open(&mut conn, info);
-        // Frames that arrived with the handshake.
-        self.dispatch(slot);
-        self.mark_dirty(slot);
-    }
-
-    fn reject(&mut self, slot: usize, response: &[u8]) {
-        let c = &mut self.conns[slot];
-        c.ws.read_buffer().clear();
-        c.ws.queue_handshake_bytes(response);
-        c.phase = Phase::Rejecting;
-        c.closing_since = Some(self.now);
-        self.mark_dirty(slot);
     }
 
     fn read_discard(&mut self, slot: usize) {
@@ -694,146 +600,24 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    // ---- writing ----
-
-    fn mark_dirty(&mut self, slot: usize) {
-        if let Some(c) = self.conns.get_mut(slot) {
-            if !c.dirty {
-                c.dirty = true;
-                self.dirty.push(slot);
-            }
-        }
-    }
-
-    fn flush_dirty(&mut self) {
-        while !self.dirty.is_empty() {
-            let dirty = std::mem::take(&mut self.dirty);
-            for &slot in &dirty {
-                if let Some(c) = self.conns.get_mut(slot) {
-                    c.dirty = false;
-                    self.flush(slot);
-                }
-            }
-            // Reuse the allocation unless flushing queued more (handlers in on_drain).
-            if self.dirty.is_empty() {
-                self.dirty = dirty;
-                self.dirty.clear();
-            }
-        }
-    }
-
-    fn flush(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if matches!(c.phase, Phase::Connecting(..)) {
-            return;
-        }
-        let had_output = c.ws.buffered_amount() > 0;
-        while c.ws.buffered_amount() > 0 {
-            let mut slices = [IoSlice::new(&[]); 64];
-            let n = c.ws.io_slices(&mut slices);
-            match c.stream.write_vectored(&slices[..n]) {
-                Ok(0) => return self.remove(slot),
-                Ok(written) => c.ws.advance_output(written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    c.write_blocked = true;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.remove(slot),
-            }
-        }
-        let buffered = c.ws.buffered_amount();
-        if buffered == 0 && c.write_blocked {
-            c.write_blocked = false;
-            c.over_limit = false;
-            if c.opened && matches!(c.phase, Phase::Open) && c.ws.close_state() == CloseState::Open
-            {
-                self.with_conn(slot, |h, conn| h.on_drain(conn));
-            }
-        }
-        let Some(c) = self.conns.get(slot) else {
-            return;
-        };
-        if c.ws.buffered_amount() == 0 && had_output {
-            match c.phase {
-                Phase::Rejecting => self.begin_linger(slot),
-                Phase::Open if c.ws.should_close_transport() => self.begin_linger(slot),
-                _ => {}
-            }
-        }
-        if self.conns.contains(slot) {
-            self.after_activity(slot);
-        }
-    }
-
-    /// Applies the backpressure policy once a connection's queue passes the
-    /// cap. Runs wherever sends land (after every activity), not only when a
-    /// write is attempted: a peer that never reads never makes its socket
-    /// writable again.
-    fn check_backpressure(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        let buffered = c.ws.buffered_amount();
-        if buffered <= self.config.limits.max_buffered
-            || c.over_limit
-            || !matches!(c.phase, Phase::Open)
-        {
-            return;
-        }
-        c.over_limit = true;
-        match self.config.limits.backpressure {
-            BackpressurePolicy::Drop => {
-                c.report = Some(Box::new((
-                    CloseCode::POLICY_VIOLATION,
-                    "slow consumer".to_owned(),
-                )));
-                let _ = c.ws.close(CloseCode::POLICY_VIOLATION, "slow consumer");
-            }
-            BackpressurePolicy::Notify => {
-                self.with_conn(slot, |h, conn| h.on_backpressure(conn, buffered));
-            }
-        }
-    }
-
-    fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
-        self.lend_write_buffer(slot);
-        let id = self.id(slot);
-        let c = &mut self.conns[slot];
-        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
-        f(&mut self.handler, &mut conn);
-    }
-
-    /// Our side is finished: a server shuts its write side (it closes the TCP
-    /// connection first, §7.1.1); a client waits for the server to close.
-    fn begin_linger(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if c.ws.role() == Role::Server || matches!(c.phase, Phase::Rejecting) {
-            let _ = c.stream.shutdown(Shutdown::Write);
-        }
-        c.phase = Phase::Linger;
-        c.closing_since = Some(self.now);
-        c.timer_at = None;
-        self.schedule(slot);
-        // The peer may have closed already.
-        self.read_discard(slot);
-    }
-
     // ---- timers ----
 
     fn after_activity(&mut self, slot: usize) {
         self.check_backpressure(slot);
-        let c = &mut self.conns[slot];
-        if matches!(c.phase, Phase::Open)
-            && c.ws.close_state() != CloseState::Open
-            && c.closing_since.is_none()
-        {
-            c.closing_since = Some(self.now);
+        if self.check_flow(slot) && !self.conns[slot].backlogged {
+            // Drained below the low watermark: read again next turn (the
+            // socket may hold input that brings no new readiness edge).
+            self.conns[slot].backlogged = true;
+            self.backlog.push(slot);
         }
+        let c = &mut self.conns[slot];
         // A blocked socket is retried when it turns writable, not before.
-        if c.ws.buffered_amount() > 0 && !c.dirty && !c.write_blocked {
+        if (c.ws.buffered_amount() > 0 || c.stream.wants_write()) && !c.dirty && !c.write_blocked {
             self.mark_dirty(slot);
         }
         if matches!(self.conns[slot].phase, Phase::Open)
             && self.conns[slot].ws.should_close_transport()
+            && !self.conns[slot].stream.wants_write()
         {
             return self.begin_linger(slot);
         }
@@ -843,7 +627,7 @@ impl<H: Handler> Worker<H> {
 
     fn schedule(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        let Some(at) = c.deadline(&self.config) else {
+        let Some(at) = c.ws.next_deadline(self.now, &self.config.timeouts) else {
             return;
         };
         if c.timer_at.is_none_or(|queued| at < queued) {
@@ -873,51 +657,22 @@ impl<H: Handler> Worker<H> {
     }
 
     fn on_timer(&mut self, slot: usize) {
-        let now = self.now;
-        let config = self.config.clone();
-        let t = &config.timeouts;
         let c = &mut self.conns[slot];
-        match c.phase {
-            Phase::Connecting(..) | Phase::ClientHandshake(_) => {
-                if c.deadline(&config).is_some_and(|d| d <= now) {
-                    let e = io::Error::new(io::ErrorKind::TimedOut, "opening handshake timed out");
-                    self.connect_failed(slot, e);
-                }
+        match c.ws.on_timeout(self.now, &self.config.timeouts) {
+            None => self.after_activity(slot), // a ping or a close may be queued
+            Some(Expired::Handshake)
+                if matches!(c.phase, Phase::Connecting(..) | Phase::ClientHandshake(_)) =>
+            {
+                let e = c.stream.timed_out("opening handshake timed out");
+                self.connect_failed(slot, e);
             }
-            Phase::ServerHandshake | Phase::Rejecting | Phase::Linger => {
-                if c.deadline(&config).is_some_and(|d| d <= now) {
-                    self.remove(slot);
-                }
+            Some(Expired::Pong) => {
+                c.report.record(CloseCode::ABNORMAL, "pong timeout");
+                self.remove(slot);
             }
-            Phase::Open => {
-                if let Some(since) = c.closing_since {
-                    if since + t.close <= now {
-                        // The peer never finished the closing handshake: 1006,
-                        // unless we failed the connection with a code of our own.
-                        self.remove(slot);
-                    }
-                    return;
-                }
-                if c.read_paused {
-                    return; // deadlines suspended: see Slot::deadline
-                }
-                if let Some(sent) = c.ping_sent {
-                    if sent + t.pong_timeout <= now {
-                        c.report = Some(Box::new((CloseCode::ABNORMAL, "pong timeout".to_owned())));
-                        return self.remove(slot);
-                    }
-                }
-                if t.idle.is_some_and(|d| c.last_rx + d <= now) {
-                    let _ = c.ws.close(CloseCode::GOING_AWAY, "idle timeout");
-                    self.after_activity(slot);
-                    return;
-                }
-                if c.ping_sent.is_none() && t.ping_interval.is_some_and(|d| c.last_rx + d <= now) {
-                    let _ = c.ws.send_ping(b"");
-                    c.ping_sent = Some(now);
-                    self.mark_dirty(slot);
-                }
-            }
+            // The peer never finished the closing handshake (1006, unless we
+            // failed the connection with a code of our own), or the opening one.
+            Some(Expired::Close | Expired::Handshake) => self.remove(slot),
         }
     }
 
@@ -949,12 +704,12 @@ impl<H: Handler> Worker<H> {
         for topic in &c.subscriptions {
             self.topics.unsubscribe(topic, id);
         }
-        if c.opened {
-            let (code, reason) = c
-                .report
-                .take()
-                .map_or((CloseCode::ABNORMAL, String::new()), |r| *r);
-            self.handler.on_close(id, code, &reason);
+        match c.report {
+            Report::NotOpened => {}
+            Report::Owed => self
+                .handler
+                .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
+            Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Close codes (RFC 6455 §7.4 and the IANA registry) and the closing handshake.
 
+use std::ffi::CStr;
 use std::fmt;
 
 use bytes::Bytes;
@@ -55,26 +56,33 @@ impl CloseCode {
 
     /// The code's name from the RFC or the IANA registry, or a range name.
     pub fn name(self) -> &'static str {
+        // The table holds ASCII literals only, so this never falls back.
+        self.name_cstr().to_str().unwrap_or("invalid")
+    }
+
+    /// [`name`](Self::name) as a NUL-terminated string: the one table of
+    /// close-code names, which the C ABI hands out as it is.
+    pub fn name_cstr(self) -> &'static CStr {
         match self.0 {
-            1000 => "normal closure",
-            1001 => "going away",
-            1002 => "protocol error",
-            1003 => "unsupported data",
-            1004 => "reserved",
-            1005 => "no status received",
-            1006 => "abnormal closure",
-            1007 => "invalid frame payload data",
-            1008 => "policy violation",
-            1009 => "message too big",
-            1010 => "mandatory extension",
-            1011 => "internal error",
-            1012 => "service restart",
-            1013 => "try again later",
-            1014 => "bad gateway",
-            1015 => "TLS handshake failure",
-            3000..=3999 => "registered application code",
-            4000..=4999 => "private application code",
-            _ => "invalid",
+            1000 => c"normal closure",
+            1001 => c"going away",
+            1002 => c"protocol error",
+            1003 => c"unsupported data",
+            1004 => c"reserved",
+            1005 => c"no status received",
+            1006 => c"abnormal closure",
+            1007 => c"invalid frame payload data",
+            1008 => c"policy violation",
+            1009 => c"message too big",
+            1010 => c"mandatory extension",
+            1011 => c"internal error",
+            1012 => c"service restart",
+            1013 => c"try again later",
+            1014 => c"bad gateway",
+            1015 => c"TLS handshake failure",
+            3000..=3999 => c"registered application code",
+            4000..=4999 => c"private application code",
+            _ => c"invalid",
         }
     }
 }

@@ -183,6 +183,13 @@ pub fn parse_request(
         ));
     }
     let path = req.path.unwrap_or("/").to_owned();
+    if path.contains('#') {
+        // RFC 6455 section 3: a WebSocket URI has no fragment.
+        return Err(HandshakeError::new(
+            400,
+            "a fragment (#) in the request-target",
+        ));
+    }
 
     let mut host = false;
     let mut upgrade = false;
@@ -296,18 +303,71 @@ fn write_headers(out: &mut Vec<u8>, headers: &[(&str, &str)]) -> Result<(), Inva
     Ok(())
 }
 
+/// Why an accept response could not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The chosen subprotocol is not one the client offered.
+    NotOffered(String),
+    /// An extra header the handshake itself sets (`Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Accept`, `-Protocol`, `-Extensions`): a handler may not
+    /// override what was negotiated.
+    ReservedHeader(String),
+    /// A header name or value that cannot be written.
+    Invalid(InvalidHeader),
+}
+
+impl fmt::Display for AcceptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcceptError::NotOffered(p) => write!(f, "subprotocol {p:?} was not offered"),
+            AcceptError::ReservedHeader(h) => {
+                write!(
+                    f,
+                    "header {h:?} is set by the handshake, not by the handler"
+                )
+            }
+            AcceptError::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AcceptError {}
+
+impl From<InvalidHeader> for AcceptError {
+    fn from(e: InvalidHeader) -> Self {
+        AcceptError::Invalid(e)
+    }
+}
+
+/// Headers of a 101 answer that only the handshake writes.
+const RESERVED_ACCEPT_HEADERS: [&str; 5] = [
+    "upgrade",
+    "connection",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+];
+
 /// Writes the `101 Switching Protocols` answer to `req`, selecting `protocol`
-/// (which must be one the client offered) and adding `extra` headers.
+/// (which must be one the client offered) and adding `extra` headers, none
+/// of which may be one the handshake sets (see [`AcceptError::ReservedHeader`]).
 pub fn write_accept_response(
     out: &mut Vec<u8>,
     req: &Request,
     protocol: Option<&str>,
     extra: &[(&str, &str)],
-) -> Result<(), InvalidHeader> {
+) -> Result<(), AcceptError> {
     if let Some(p) = protocol {
         if !req.protocols.iter().any(|o| o == p) {
-            return Err(InvalidHeader(format!("subprotocol {p:?} was not offered")));
+            return Err(AcceptError::NotOffered(p.to_owned()));
         }
+    }
+    if let Some((name, _)) = extra.iter().find(|(name, _)| {
+        RESERVED_ACCEPT_HEADERS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name.trim()))
+    }) {
+        return Err(AcceptError::ReservedHeader((*name).to_owned()));
     }
     let start = out.len();
     out.extend_from_slice(
@@ -417,7 +477,8 @@ impl ClientHandshake {
         super::mask_key::fill_random(&mut nonce);
         let key = BASE64.encode(nonce);
         check_header("Host", host)?;
-        if path.bytes().any(|c| c <= b' ' || c == 0x7F) {
+        if path.bytes().any(|c| c <= b' ' || c == 0x7F || c == b'#') {
+            // '#' would start a fragment, which WebSocket URIs must not have.
             return Err(InvalidHeader(format!("request path {path:?}")));
         }
         for p in protocols {

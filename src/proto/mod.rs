@@ -5,6 +5,7 @@
 
 pub mod close;
 pub mod conn;
+pub mod deadline;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -14,6 +15,7 @@ pub mod outbuf;
 
 pub use close::{CloseCode, CloseFrame, CloseState};
 pub use conn::{ConnConfig, Connection, SendError};
+pub use deadline::{Expired, Tick, Timeouts};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, OpCode, Role};
 pub use message::{Event, Utf8Bytes};

@@ -4,6 +4,11 @@
 //! Own frames are appended to one growing `tail` buffer (no allocation per
 //! frame once it has capacity); a shared frame is queued as a `Bytes` handle
 //! (a reference count, no copy). Order is kept: `chunks` always precede `tail`.
+//!
+//! An automatic pong waits apart, after `tail`, while nothing was queued
+//! after it and none of it was written: a later pong replaces it (RFC 6455
+//! §5.5.3: only the latest ping needs an answer), so a ping flood that is
+//! never read queues one pong, not one per ping.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -15,7 +20,24 @@ use bytes::{Buf, Bytes, BytesMut};
 pub struct OutQueue {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
+    /// A replaceable pong frame, logically after `tail` (boxed: most
+    /// connections never hold one).
+    pong: Option<Box<PendingPong>>,
+    /// All waiting bytes, the pending pong's included.
     len: usize,
+}
+
+/// An encoded pong frame of at most 2 + 4 + 125 bytes.
+#[derive(Debug)]
+struct PendingPong {
+    bytes: [u8; 131],
+    len: u8,
+}
+
+impl PendingPong {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 impl OutQueue {
@@ -36,13 +58,47 @@ impl OutQueue {
 
     /// Appends bytes by copying them into the owned tail buffer.
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.settle_pong();
         self.tail.extend_from_slice(bytes);
         self.len += bytes.len();
+    }
+
+    /// Queues an encoded pong frame (at most 131 bytes) that a later one may
+    /// replace, as long as nothing is queued after it and none of it was
+    /// written. Longer input is queued as ordinary bytes.
+    pub fn set_pong(&mut self, frame: &[u8]) {
+        if frame.len() > 131 {
+            return self.extend_from_slice(frame);
+        }
+        let pong = self.pong.get_or_insert_with(|| {
+            Box::new(PendingPong {
+                bytes: [0; 131],
+                len: 0,
+            })
+        });
+        self.len -= usize::from(pong.len);
+        pong.bytes[..frame.len()].copy_from_slice(frame);
+        pong.len = frame.len() as u8;
+        self.len += frame.len();
+    }
+
+    /// Whether a replaceable pong is waiting.
+    pub fn has_pending_pong(&self) -> bool {
+        self.pong.is_some()
+    }
+
+    /// Makes the pending pong ordinary queued bytes: something is about to
+    /// be queued after it.
+    fn settle_pong(&mut self) {
+        if let Some(pong) = self.pong.take() {
+            self.tail.extend_from_slice(pong.as_slice());
+        }
     }
 
     /// Runs `write` on the tail buffer so that it may append in place (used to
     /// mask a payload right where it lands); returns what `write` returns.
     pub fn append_with<R>(&mut self, write: impl FnOnce(&mut BytesMut) -> R) -> R {
+        self.settle_pong();
         let before = self.tail.len();
         let r = write(&mut self.tail);
         debug_assert!(self.tail.len() >= before, "append_with must only append");
@@ -55,6 +111,7 @@ impl OutQueue {
         if bytes.is_empty() {
             return;
         }
+        self.settle_pong();
         if !self.tail.is_empty() {
             self.chunks.push_back(self.tail.split().freeze());
         }
@@ -70,6 +127,7 @@ impl OutQueue {
             .iter()
             .map(|c| &c[..])
             .chain(std::iter::once(&self.tail[..]))
+            .chain(self.pong.as_deref().map(PendingPong::as_slice))
         {
             if n == dst.len() {
                 break;
@@ -84,9 +142,10 @@ impl OutQueue {
 
     /// The first contiguous run of waiting bytes (empty when nothing waits).
     pub fn first_chunk(&self) -> &[u8] {
-        match self.chunks.front() {
-            Some(c) => c,
-            None => &self.tail,
+        match (self.chunks.front(), &self.pong) {
+            (Some(c), _) => c,
+            (None, Some(pong)) if self.tail.is_empty() => pong.as_slice(),
+            (None, _) => &self.tail,
         }
     }
 
@@ -109,7 +168,17 @@ impl OutQueue {
             }
         }
         if n > 0 {
-            self.tail.advance(n);
+            let k = n.min(self.tail.len());
+            self.tail.advance(k);
+            n -= k;
+        }
+        if n > 0 {
+            // Part of the pong was written: it can no longer be replaced.
+            if let Some(pong) = self.pong.take() {
+                self.tail.clear();
+                self.tail.extend_from_slice(&pong.as_slice()[n..]);
+            }
+            return;
         }
         if self.tail.is_empty() {
             // Lets the next append reuse the buffer from its start.
@@ -121,6 +190,7 @@ impl OutQueue {
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.tail.clear();
+        self.pong = None;
         self.len = 0;
     }
 
@@ -134,6 +204,11 @@ impl OutQueue {
             self.chunks = VecDeque::new();
         }
         Some(std::mem::take(&mut self.tail))
+    }
+
+    /// Whether this queue holds a buffer to append into.
+    pub fn has_buffer(&self) -> bool {
+        self.tail.capacity() > 0
     }
 
     /// Lends an (empty) buffer to append into, when this queue holds none.

@@ -138,6 +138,28 @@ impl<S: Read + Write> TestClient<S> {
         }
     }
 
+    /// Writes one final, masked frame with `opcode` and any payload, even
+    /// one the send API refuses (invalid UTF-8 as text): for testing the peer.
+    pub fn send_raw_frame(&mut self, opcode: u8, payload: &[u8]) {
+        self.flush();
+        let key = [0x5a, 0x17, 0xc3, 0x81];
+        let mut frame = vec![0x80 | opcode];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n <= 0xFFFF => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&key);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.stream.write_all(&frame).expect("write");
+    }
+
     pub fn send_text(&mut self, text: &str) {
         self.ws.send_text(text).unwrap();
         self.flush();

@@ -175,6 +175,9 @@ class rws_event(Structure):
 
 
 
+# rws_engine_config: a timeout value that turns it off (0 means the default).
+RWS_TIMEOUT_NEVER = 0xFFFFFFFF
+
 class rws_conn_config(Structure):
     _fields_ = [("max_frame_size", c_uint64), ("max_message_size", c_uint64)]
 
@@ -196,6 +199,13 @@ class rws_engine_config(Structure):
         ("protocols", POINTER(c_char_p)),
         ("protocol_count", c_size_t),
         ("max_queued_bytes", c_uint64),
+        ("max_handshaking", c_uint32),
+        ("tcp_keepalive_s", c_uint32),
+        ("write_high_watermark", c_uint64),
+        ("write_low_watermark", c_uint64),
+        ("tls_listen", POINTER(c_char_p)),
+        ("tls_listen_count", c_size_t),
+        ("tls_server", c_void_p),
     ]
 
 
@@ -211,6 +221,7 @@ class rws_callbacks(Structure):
         ("on_close", rws_callback),
         ("on_drain", rws_callback),
         ("on_error", rws_callback),
+        ("on_control", rws_callback),
     ]
 
 
@@ -259,7 +270,7 @@ def _declare(name: str, restype: object, *argtypes: object) -> None:
 
 
 _declare("rws_last_error_message", c_size_t, c_char_p, c_size_t)
-_declare("rws_result_name", c_char_p, c_int)
+_declare("rws_result_name", c_char_p, c_uint32)
 _declare("rws_version", c_char_p)
 _declare("rws_close_code_name", c_char_p, c_uint16)
 _declare("rws_close_code_is_sendable", c_bool, c_uint16)
@@ -400,10 +411,12 @@ def make_config(
         cfg.max_buffered = max_buffered
     cfg.backpressure = 1 if backpressure_notify else 0
     if max_queued_bytes is not None:
-        cfg.max_queued_bytes = max_queued_bytes
+        # 0 keeps its old meaning here, "no cap" (in the C struct 0 is the default).
+        cfg.max_queued_bytes = max_queued_bytes if max_queued_bytes > 0 else 0xFFFFFFFFFFFFFFFF
 
     def ms(v: Optional[float]) -> int:
-        return 0 if not v else max(1, int(v * 1000))
+        # 0 in the C struct means "the default": an explicit 0 here means off.
+        return RWS_TIMEOUT_NEVER if not v else max(1, int(v * 1000))
 
     if handshake_timeout is not None:
         cfg.handshake_timeout_ms = ms(handshake_timeout)

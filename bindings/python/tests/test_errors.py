@@ -29,7 +29,7 @@ def closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1/", "ws://", "not a url", "wss://127.0.0.1:1/"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/", "ws://", "not a url", "ws://127.0.0.1:1/#frag"])
 def test_bad_url(client: Client, url: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         client.connect(url)

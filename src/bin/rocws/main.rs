@@ -1,14 +1,15 @@
 //! `rocws`: an echo/broadcast server, a line client, and an Autobahn client.
 //!
 //! ```text
-//! rocws serve [--listen ADDR]... [--threads N] [--broadcast] [limits...]
-//! rocws client URL [--protocol P]... [--header 'Name: value']...
+//! rocws serve [--listen ADDR]... [--tls-cert FILE --tls-key FILE] [--threads N] [--broadcast] [limits...]
+//! rocws client URL [--protocol P]... [--header 'Name: value']... [--ca FILE]
 //! rocws autobahn-client [BASE_URL]
 //! rocws bench [--url URL] [--mode echo|fanout|feed] [load options...]
 //! ```
 
 mod bench;
 mod feed;
+mod logger;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use rocwebsocket::net::{
     BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, Handler,
-    Message, OpenInfo,
+    Message, OpenInfo, TlsAcceptor, TlsClientOptions, TlsConnector, TlsListen,
 };
 use rocwebsocket::proto::CloseCode;
 
@@ -38,14 +39,34 @@ const USAGE: &str = "usage:
       --idle-timeout SECS          drop connections silent this long
       --ping-interval SECS         ping connections silent this long; drop them if no answer in 10 s
       --handshake-timeout SECS     drop connections that do not finish the upgrade (default 10)
+      --tls-cert FILE --tls-key FILE
+                                   serve wss:// with this PEM certificate chain and key: on the
+                                   --tls-listen addresses, or else on every --listen address;
+                                   SIGHUP reloads both files without dropping connections
+      --tls-listen ADDR            a TLS address beside the plain --listen ones, repeatable
+      --tls-sni NAME=CERT,KEY      another certificate for clients asking for NAME, repeatable
+      --tls-client-ca FILE         mutual TLS: clients must show a certificate from this CA
   rocws client URL [options]       send stdin lines as text messages, print what comes back
       --protocol P                 offer a subprotocol, repeatable
       --header 'Name: value'       extra request header, repeatable
+      --ca FILE                    wss://: trust these PEM CAs instead of the system's store
+      --server-name NAME           wss://: the name to send (SNI) and check, if not the URL's host
+      --pin-sha256 HEX             wss://: also require this SHA-256 of a chain certificate's
+                                   public key (SubjectPublicKeyInfo), repeatable
+      --cert FILE --key FILE       wss://: a client certificate (mutual TLS)
+      --danger-accept-invalid-certs
+                                   wss://: accept any certificate (tests only: no protection)
   rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)
+  any command: --log-level LEVEL   the library's log on stderr: off, error, warn (default), info, debug,
+                                   trace (or RUST_LOG=LEVEL)
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = logger::init(&mut args) {
+        eprintln!("rocws: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("client") => client(&args[1..]),
@@ -77,8 +98,9 @@ fn number<T: std::str::FromStr>(s: &str, flag: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("{flag}: not a number: {s}"))
 }
 
-/// Blocks SIGINT and SIGTERM in every thread and returns a receiver that
-/// gets a message when one arrives (a thread waits for them with sigwait).
+/// Blocks SIGINT, SIGTERM and SIGHUP in every thread and returns a
+/// receiver that gets each one that arrives (a thread waits for them with
+/// sigwait, so no handler runs in signal context).
 fn termination_signals() -> mpsc::Receiver<i32> {
     let (tx, rx) = mpsc::channel();
     // SAFETY: plain libc signal-set manipulation on a local, initialised set.
@@ -87,6 +109,7 @@ fn termination_signals() -> mpsc::Receiver<i32> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     };
@@ -114,8 +137,62 @@ impl Handler for Echo {
     }
 }
 
+/// `rocws serve`'s TLS options.
+#[derive(Default)]
+struct TlsServeArgs {
+    cert: Option<String>,
+    key: Option<String>,
+    listen: Vec<Endpoint>,
+    sni: Vec<(String, String, String)>,
+    client_ca: Option<String>,
+}
+
+impl TlsServeArgs {
+    /// The acceptor, if certificates were given.
+    fn acceptor(&self) -> Result<Option<TlsAcceptor>, String> {
+        let (cert, key) = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) if self.sni.is_empty() && self.client_ca.is_none() => return Ok(None),
+            _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
+        };
+        let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
+        let acceptor = match &self.client_ca {
+            None => TlsAcceptor::from_pem(&read(cert)?, &read(key)?),
+            Some(ca) => TlsAcceptor::with_client_auth_pem(&read(cert)?, &read(key)?, &read(ca)?),
+        }
+        .map_err(|e| format!("{cert}, {key}: {e}"))?;
+        for (name, cert, key) in &self.sni {
+            acceptor
+                .set_sni_cert_pem(name, &read(cert)?, &read(key)?)
+                .map_err(|e| format!("--tls-sni {name}: {e}"))?;
+        }
+        Ok(Some(acceptor))
+    }
+
+    /// SIGHUP: the default certificate and the SNI ones are read again; on
+    /// any error the old ones stay and the error is printed.
+    fn reload(&self, acceptor: &TlsAcceptor) {
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return;
+        };
+        let mut result = acceptor.reload_pem_files(cert, key);
+        for (name, cert, key) in &self.sni {
+            if result.is_ok() {
+                result = std::fs::read(cert)
+                    .and_then(|c| std::fs::read(key).map(|k| (c, k)))
+                    .and_then(|(c, k)| acceptor.set_sni_cert_pem(name, &c, &k));
+            }
+        }
+        match result {
+            Ok(()) => eprintln!("rocws: TLS certificates reloaded"),
+            Err(e) => eprintln!("rocws: TLS reload failed, keeping the old certificates: {e}"),
+        }
+    }
+}
+
 fn serve(args: &[String]) -> Result<(), String> {
     let mut config = Config::default();
+    let mut tls = TlsServeArgs::default();
     let mut broadcast = false;
     let mut feed_rate = None;
     let mut i = 0;
@@ -164,15 +241,52 @@ fn serve(args: &[String]) -> Result<(), String> {
                     flag,
                 )?))
             }
+            "--tls-cert" => tls.cert = Some(value(args, &mut i, flag)?.to_owned()),
+            "--tls-key" => tls.key = Some(value(args, &mut i, flag)?.to_owned()),
+            "--tls-client-ca" => tls.client_ca = Some(value(args, &mut i, flag)?.to_owned()),
+            "--tls-listen" => {
+                let v = value(args, &mut i, flag)?;
+                tls.listen.push(
+                    v.parse::<Endpoint>()
+                        .map_err(|e| format!("{flag} {v}: {e}"))?,
+                );
+            }
+            "--tls-sni" => {
+                let v = value(args, &mut i, flag)?;
+                let parsed = v
+                    .split_once('=')
+                    .and_then(|(n, files)| files.split_once(',').map(|(c, k)| (n, c, k)));
+                let (n, c, k) = parsed.ok_or("--tls-sni needs NAME=CERT,KEY")?;
+                tls.sni.push((n.to_owned(), c.to_owned(), k.to_owned()));
+            }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
         i += 1;
     }
-    if config.listen.is_empty() {
+    let acceptor = tls.acceptor()?;
+    if config.listen.is_empty() && (acceptor.is_none() || tls.listen.is_empty()) {
         config
             .listen
             .push(Endpoint::Tcp(([127, 0, 0, 1], 9001).into()));
     }
+    if let Some(acceptor) = &acceptor {
+        // TLS on the --tls-listen addresses, or else on every address.
+        let tls_endpoints = if tls.listen.is_empty() {
+            std::mem::take(&mut config.listen)
+        } else {
+            tls.listen.clone()
+        };
+        config.listen_tls = tls_endpoints
+            .into_iter()
+            .map(|endpoint| TlsListen {
+                endpoint,
+                acceptor: acceptor.clone(),
+            })
+            .collect();
+    } else if !tls.listen.is_empty() {
+        return Err("--tls-listen needs --tls-cert and --tls-key".into());
+    }
+    let plain_count = config.listen.len();
     let signals = termination_signals();
     let engine = match feed_rate {
         Some(rate) => feed::start(config, rate),
@@ -182,7 +296,11 @@ fn serve(args: &[String]) -> Result<(), String> {
     let addrs: Vec<String> = engine
         .local_endpoints()
         .iter()
-        .map(ToString::to_string)
+        .enumerate()
+        .map(|(i, e)| match i < plain_count {
+            true => e.to_string(),
+            false => format!("wss://{e}"),
+        })
         .collect();
     eprintln!(
         "rocws: {} server listening on {} (Ctrl-C stops gracefully)",
@@ -193,7 +311,15 @@ fn serve(args: &[String]) -> Result<(), String> {
         },
         addrs.join(", ")
     );
-    let _ = signals.recv();
+    while let Ok(signal) = signals.recv() {
+        if signal != libc::SIGHUP {
+            break;
+        }
+        match &acceptor {
+            Some(acceptor) => tls.reload(acceptor),
+            None => eprintln!("rocws: SIGHUP ignored (no TLS certificates to reload)"),
+        }
+    }
     eprintln!("rocws: stopping (sending 1001 Going Away)");
     engine.stop(Duration::from_secs(5));
     Ok(())
@@ -241,6 +367,9 @@ impl Handler for LineClient {
 fn client(args: &[String]) -> Result<(), String> {
     let mut url = None;
     let mut options = ClientOptions::default();
+    let mut tls = TlsClientOptions::default();
+    let mut tls_given = false;
+    let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -255,12 +384,29 @@ fn client(args: &[String]) -> Result<(), String> {
                     .headers
                     .push((n.trim().to_owned(), val.trim().to_owned()));
             }
+            "--ca" => tls.ca_pem = Some(read(value(args, &mut i, flag)?)?),
+            "--cert" => tls.client_cert_pem = Some(read(value(args, &mut i, flag)?)?),
+            "--key" => tls.client_key_pem = Some(read(value(args, &mut i, flag)?)?),
+            "--pin-sha256" => tls
+                .pinned_spki_sha256
+                .push(hex32(value(args, &mut i, flag)?)?),
+            "--danger-accept-invalid-certs" => tls.danger_accept_invalid_certs = true,
+            "--server-name" => options.server_name = Some(value(args, &mut i, flag)?.to_owned()),
             u if url.is_none() && !u.starts_with("--") => url = Some(u.to_owned()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+        if matches!(
+            flag,
+            "--ca" | "--cert" | "--key" | "--pin-sha256" | "--danger-accept-invalid-certs"
+        ) {
+            tls_given = true;
         }
         i += 1;
     }
     let url = url.ok_or(USAGE)?;
+    if tls_given {
+        options.tls = Some(TlsConnector::new(&tls).map_err(|e| e.to_string())?);
+    }
     let (tx, rx) = mpsc::channel();
     let config = Config {
         threads: 1,
@@ -303,6 +449,21 @@ fn client(args: &[String]) -> Result<(), String> {
     eprintln!("rocws: {outcome}");
     engine.stop(Duration::from_millis(100));
     Ok(())
+}
+
+/// 64 hex digits (a SHA-256), colons allowed.
+fn hex32(s: &str) -> Result<[u8; 32], String> {
+    let digits: Vec<u8> = s.bytes().filter(|&b| b != b':').collect();
+    let bad = || format!("not a SHA-256 in hex: {s}");
+    if digits.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
+        let text = std::str::from_utf8(pair).map_err(|_| bad())?;
+        *o = u8::from_str_radix(text, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 /// Runs the Autobahn fuzzingserver's cases one after the other, echoing

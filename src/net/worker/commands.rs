@@ -26,10 +26,28 @@ impl<H: Handler> Worker<H> {
                         self.lend_write_buffer(slot);
                         let c = &mut self.conns[slot];
                         if matches!(c.phase, Phase::Open) {
-                            let opcode = message.opcode();
-                            let _ = c.ws.send_bytes(opcode, message.into_bytes());
+                            let _ = message.send_on(&mut c.ws);
                             self.mark_dirty(slot);
                         }
+                    }
+                }
+                Command::Control(id, ping, payload) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.lend_write_buffer(slot);
+                        let c = &mut self.conns[slot];
+                        if matches!(c.phase, Phase::Open) {
+                            let _ = if ping {
+                                c.ws.send_ping(&payload)
+                            } else {
+                                c.ws.send_pong(&payload)
+                            };
+                            self.mark_dirty(slot);
+                        }
+                    }
+                }
+                Command::SetTag(id, tag) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.conns[slot].tag = tag;
                     }
                 }
                 Command::Close(id, code, reason) => {
@@ -49,7 +67,8 @@ impl<H: Handler> Worker<H> {
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
-                        let mut conn = lend_conn(id, c, &mut self.topics, &self.handle);
+                        let mut conn =
+                            lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {
@@ -83,7 +102,7 @@ impl<H: Handler> Worker<H> {
             ..
         } = self;
         let mut queue = |slot: usize, c: &mut Slot| {
-            if ConnId::new(index, slot, c.generation) == except.unwrap_or(ConnId(u64::MAX)) {
+            if except == Some(ConnId::new(index, slot, c.generation)) {
                 return;
             }
             if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
@@ -96,9 +115,7 @@ impl<H: Handler> Worker<H> {
             Some(topic) => {
                 for id in topics.subscribers(topic) {
                     match conns.get_mut(id.slot()) {
-                        Some(c) if (c.generation & 0xFF_FFFF) == id.generation() => {
-                            queue(id.slot(), c)
-                        }
+                        Some(c) if c.generation == id.generation() => queue(id.slot(), c),
                         _ => {}
                     }
                 }
@@ -118,8 +135,7 @@ impl<H: Handler> Worker<H> {
         for mut l in std::mem::take(&mut self.listeners) {
             l.deregister(&self.poll);
         }
-        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for slot in slots {
+        for slot in self.conns.keys() {
             let c = &mut self.conns[slot];
             match c.phase {
                 Phase::Open => {

@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 
 use mio::Interest;
 
-use super::{Phase, Slot, Worker};
+use super::{Attempt, ClientOpening, Phase, Slot, Worker};
 use crate::net::client::{ConnectRequest, Target};
 use crate::net::handler::Handler;
+use crate::net::tls::TlsConnector;
 use crate::net::transport::Stream;
 use crate::proto::handshake::ClientHandshake;
 use crate::proto::Role;
@@ -33,6 +34,14 @@ impl<H: Handler> Worker<H> {
             Ok(s) => s,
             Err(e) => return self.retry_or_fail(request, attempt, e),
         };
+        let stream = if request.url.tls {
+            match Self::tls_session(stream, &request) {
+                Ok(s) => s,
+                Err(e) => return self.handler.on_connect_error(request.options.tag, &e),
+            }
+        } else {
+            stream
+        };
         self.handle
             .shared
             .connections
@@ -42,11 +51,24 @@ impl<H: Handler> Worker<H> {
             stream,
             Role::Client,
             &self.config,
-            Phase::Connecting(request, attempt),
+            Phase::Connecting(request, Attempt::Address(attempt)),
             self.now,
         );
         slot.tag = tag;
         self.insert(slot, Interest::READABLE | Interest::WRITABLE);
+    }
+
+    /// `wss://`: a TLS client session over the connecting socket.
+    fn tls_session(stream: Stream, request: &ConnectRequest) -> io::Result<Stream> {
+        let name = request
+            .options
+            .server_name
+            .as_deref()
+            .unwrap_or(&request.url.host);
+        match &request.options.tls {
+            Some(connector) => Stream::tls_client(stream, connector, name),
+            None => Stream::tls_client(stream, &TlsConnector::system()?, name),
+        }
     }
 
     pub(super) fn retry_or_fail(
@@ -76,8 +98,10 @@ impl<H: Handler> Worker<H> {
             return; // Spurious wake-up: still connecting.
         }
         let _ = c.stream.set_nodelay();
-        let Phase::Connecting(request, _) = std::mem::replace(&mut c.phase, Phase::ServerHandshake)
-        else {
+        if let (Some(idle), Stream::Tcp(tcp)) = (self.config.tcp_keepalive, &c.stream) {
+            let _ = crate::net::sys::set_tcp_keepalive(tcp, idle);
+        }
+        let Phase::Connecting(request, _) = &c.phase else {
             return;
         };
         let protocols: Vec<&str> = request
@@ -100,15 +124,18 @@ impl<H: Handler> Worker<H> {
             &protocols,
             &headers,
         ) {
-            Ok(hs) => {
+            Ok(handshake) => {
                 c.ws.queue_handshake_bytes(&out);
-                c.phase = Phase::ClientHandshake(Box::new((hs, request.url.path.clone())));
+                let path = request.url.path.clone();
+                c.phase = Phase::ClientHandshake(Box::new(ClientOpening { handshake, path }));
                 self.mark_dirty(slot);
                 // The answer may already be there.
                 self.read_handshake(slot);
             }
             Err(e) => {
-                c.phase = Phase::Connecting(request, usize::MAX);
+                if let Phase::Connecting(_, attempt) = &mut c.phase {
+                    *attempt = Attempt::Final;
+                }
                 self.connect_failed(
                     slot,
                     io::Error::new(io::ErrorKind::InvalidInput, e.to_string()),
@@ -119,14 +146,16 @@ impl<H: Handler> Worker<H> {
 
     /// A client connection failed before opening: try the next address, or report.
     pub(super) fn connect_failed(&mut self, slot: usize, error: io::Error) {
-        let c = self.conns.remove(slot);
+        let Some(c) = self.conns.try_remove(slot) else {
+            return;
+        };
         let _ = self.poll.registry().deregister(&mut { c.stream });
         self.handle
             .shared
             .connections
             .fetch_sub(1, Ordering::Relaxed);
         match c.phase {
-            Phase::Connecting(request, attempt) if attempt != usize::MAX => {
+            Phase::Connecting(request, Attempt::Address(attempt)) => {
                 self.retry_or_fail(request, attempt, error)
             }
             _ => self.handler.on_connect_error(c.tag, &error),

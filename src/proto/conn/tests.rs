@@ -129,8 +129,8 @@ fn length_forms_round_trip() {
 fn whole_frames_are_zero_copy() {
     let mut s = server();
     let wire = client_frame(0x82, &[7u8; 1000]);
-    s.read_buffer().extend_from_slice(&wire);
-    let base = s.read_buffer().as_ptr() as usize;
+    s.read_space().extend_from_slice(&wire);
+    let base = s.input().as_ptr() as usize;
     let Some(Event::Binary(payload)) = s.next_event() else {
         panic!("no message")
     };
@@ -223,7 +223,7 @@ fn sizes_are_checked_before_buffering() {
     let mut s = server();
     s.feed(&huge);
     let _ = events(&mut s);
-    assert!(s.read_buffer().capacity() < 1024);
+    assert!(s.input_capacity() < 1024);
 
     let config = ConnConfig {
         max_frame_size: 100,
@@ -418,7 +418,7 @@ fn client_frames_are_masked_with_fresh_keys() {
 #[test]
 fn shared_and_large_payloads_keep_order() {
     let mut s = server();
-    let shared = encode_shared_frame(OpCode::Text, b"tick");
+    let shared = encode_shared_frame(OpCode::Text, b"tick").unwrap();
     s.send_text("a").unwrap();
     s.send_shared(shared.clone()).unwrap();
     s.send_bytes(OpCode::Binary, Bytes::from(vec![9u8; 5000]))
@@ -453,5 +453,382 @@ fn fragmented_sends() {
             Event::Ping(Bytes::from_static(b"p")),
             Event::Text(Utf8Bytes::from("hello"))
         ]
+    );
+}
+
+// ---- issue 12, item 7: the read buffer is append-only ----
+
+/// Before, `read_buffer()` lent `&mut BytesMut`: after half of a text frame
+/// was unmasked and validated, safe code could overwrite those bytes and get
+/// a `Utf8Bytes` holding invalid UTF-8. Now held bytes are only readable
+/// (`input()` is `&[u8]`) and `read_space()` can only append.
+#[test]
+fn read_space_only_appends_after_validated_bytes() {
+    let text = "héllo wörld, ünïcode";
+    let wire = client_frame(0x81, text.as_bytes());
+    let mut s = server();
+    let half = wire.len() / 2;
+    s.read_space().extend_from_slice(&wire[..half]);
+    assert_eq!(s.next_event(), None);
+    let held = s.input().to_vec();
+    {
+        let mut space = s.read_space();
+        assert_eq!(space.len(), held.len());
+        space.reserve(wire.len() - half);
+        let rest = &wire[half..];
+        let spare = space.spare_capacity_mut();
+        for (dst, src) in spare.iter_mut().zip(rest) {
+            dst.write(*src);
+        }
+        // SAFETY: the loop above initialised `rest.len()` bytes of spare capacity.
+        unsafe { space.commit(rest.len()) };
+    }
+    assert_eq!(&s.input()[..held.len()], &held[..], "held bytes unchanged");
+    assert_eq!(events(&mut s), vec![Event::Text(Utf8Bytes::from(text))]);
+}
+
+#[test]
+fn discard_input_drops_a_head_but_never_a_partly_decoded_frame() {
+    let mut s = server();
+    let mut wire = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+    let head = wire.len();
+    wire.extend_from_slice(&client_frame(0x82, b"abc"));
+    s.feed(&wire);
+    assert!(s.discard_input(head));
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Binary(Bytes::from_static(b"abc"))]
+    );
+    let frame = client_frame(0x81, b"partial text");
+    s.feed(&frame[..10]);
+    assert_eq!(s.next_event(), None);
+    assert!(!s.discard_input(1), "a frame is being decoded");
+    s.feed(&frame[10..]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Text(Utf8Bytes::from("partial text"))]
+    );
+}
+
+// ---- issue 12, item 7: the send API refuses frames RFC 6455 forbids ----
+
+#[test]
+fn control_frames_over_125_bytes_are_refused_on_every_path() {
+    let big = Bytes::from(vec![0u8; 126]);
+    for conn in [server(), client()] {
+        let mut c = conn;
+        assert_eq!(c.send_ping(&big), Err(SendError::ControlTooLong));
+        assert_eq!(c.send_pong(&big), Err(SendError::ControlTooLong));
+        assert_eq!(
+            c.send_bytes(OpCode::Ping, big.clone()),
+            Err(SendError::ControlTooLong)
+        );
+        assert_eq!(
+            c.send_bytes(OpCode::Pong, big.clone()),
+            Err(SendError::ControlTooLong)
+        );
+        assert_eq!(
+            c.send_fragment(OpCode::Ping, &big, true),
+            Err(SendError::ControlTooLong)
+        );
+        assert_eq!(c.buffered_amount(), 0);
+        // 125 bytes is fine.
+        c.send_bytes(OpCode::Ping, big.slice(..125)).unwrap();
+    }
+    assert_eq!(
+        encode_shared_frame(OpCode::Ping, &big),
+        Err(SendError::ControlTooLong)
+    );
+}
+
+#[test]
+fn close_and_continuation_are_not_whole_messages() {
+    let mut s = server();
+    assert_eq!(
+        s.send_bytes(OpCode::Close, Bytes::from_static(&[0x03, 0xED])),
+        Err(SendError::UseClose)
+    );
+    assert_eq!(
+        s.send_bytes(OpCode::Continuation, Bytes::from_static(b"x")),
+        Err(SendError::NoMessageInProgress)
+    );
+    assert_eq!(
+        encode_shared_frame(OpCode::Close, b""),
+        Err(SendError::UseClose)
+    );
+    assert_eq!(
+        s.send_fragment(OpCode::Close, &[0x03, 0xE8], true),
+        Err(SendError::UseClose)
+    );
+    assert_eq!(s.buffered_amount(), 0);
+    assert_eq!(s.close_state(), CloseState::Open);
+}
+
+#[test]
+fn fragmented_control_frames_are_refused() {
+    let mut s = server();
+    for op in [OpCode::Ping, OpCode::Pong, OpCode::Close] {
+        assert_eq!(
+            s.send_fragment(op, b"", false),
+            Err(SendError::FragmentedControl)
+        );
+    }
+    assert_eq!(s.buffered_amount(), 0);
+}
+
+#[test]
+fn fragments_follow_the_message_rules() {
+    let mut s = server();
+    assert_eq!(
+        s.send_fragment(OpCode::Continuation, b"x", true),
+        Err(SendError::NoMessageInProgress)
+    );
+    s.send_fragment(OpCode::Binary, b"ab", false).unwrap();
+    // No new message, whole or fragmented, until this one ends.
+    assert_eq!(
+        s.send_fragment(OpCode::Text, b"x", true),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(s.send_text("x"), Err(SendError::MessageInProgress));
+    assert_eq!(s.send_binary(b"x"), Err(SendError::MessageInProgress));
+    assert_eq!(
+        s.send_bytes(OpCode::Binary, Bytes::from(vec![1u8; 5000])),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(
+        s.send_shared(encode_shared_frame(OpCode::Binary, b"b").unwrap()),
+        Err(SendError::MessageInProgress)
+    );
+    // Control frames may come between fragments.
+    s.send_ping(b"p").unwrap();
+    s.send_fragment(OpCode::Continuation, b"cd", true).unwrap();
+    s.send_text("after").unwrap();
+    // The peer sees: binary "abcd", then text "after" (and the ping).
+    let mut c = client();
+    c.feed(&output(&mut s));
+    assert_eq!(
+        events(&mut c),
+        vec![
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Binary(Bytes::from_static(b"abcd")),
+            Event::Text(Utf8Bytes::from("after")),
+        ]
+    );
+}
+
+#[test]
+fn text_fragments_are_validated_across_calls() {
+    let mut s = server();
+    assert_eq!(
+        s.send_fragment(OpCode::Text, b"ok \xFF", false),
+        Err(SendError::NotUtf8)
+    );
+    assert_eq!(s.buffered_amount(), 0);
+    // "é" split over two fragments is fine.
+    s.send_fragment(OpCode::Text, b"caf\xC3", false).unwrap();
+    let queued = s.buffered_amount();
+    // A continuation that breaks the code point is refused; the message stays open.
+    assert_eq!(
+        s.send_fragment(OpCode::Continuation, b"A", false),
+        Err(SendError::NotUtf8)
+    );
+    assert_eq!(s.buffered_amount(), queued);
+    s.send_fragment(OpCode::Continuation, b"\xA9 ", false)
+        .unwrap();
+    // Ending inside a code point is refused too.
+    assert_eq!(
+        s.send_fragment(OpCode::Continuation, b"\xE2\x82", true),
+        Err(SendError::NotUtf8)
+    );
+    s.send_fragment(OpCode::Continuation, b"\xE2\x82\xAC", true)
+        .unwrap();
+    // Whole text through send_bytes is validated as well.
+    assert_eq!(
+        s.send_bytes(OpCode::Text, Bytes::from_static(b"\xC3")),
+        Err(SendError::NotUtf8)
+    );
+    assert_eq!(
+        encode_shared_frame(OpCode::Text, b"\xC3("),
+        Err(SendError::NotUtf8)
+    );
+    let mut c = client();
+    c.feed(&output(&mut s));
+    assert_eq!(events(&mut c), vec![Event::Text(Utf8Bytes::from("café €"))]);
+}
+
+// ---- issue 12, item 2: pong coalescing (RFC 6455 §5.5.3) ----
+
+/// 100k pings read while nothing is written: one pong is queued (the
+/// latest), not 100k.
+#[test]
+fn a_ping_flood_queues_one_pong() {
+    for make in [server as fn() -> Connection, client] {
+        let mut c = make();
+        let role = c.role();
+        let mut wire = Vec::new();
+        for i in 0..100_000u32 {
+            let payload = i.to_be_bytes();
+            if role == Role::Server {
+                wire.extend_from_slice(&client_frame(0x89, &payload));
+            } else {
+                wire.extend_from_slice(&[0x89, 4]);
+                wire.extend_from_slice(&payload);
+            }
+        }
+        for chunk in wire.chunks(64 * 1024) {
+            c.feed(chunk);
+            while c.next_event().is_some() {}
+        }
+        let one_pong = if role == Role::Server { 2 + 4 } else { 6 + 4 };
+        assert_eq!(c.buffered_amount(), one_pong, "{role:?}");
+        let out = output(&mut c);
+        let peer_role = if role == Role::Server {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        let mut peer = Connection::new(peer_role, ConnConfig::default());
+        peer.feed(&out);
+        assert_eq!(
+            events(&mut peer),
+            vec![Event::Pong(Bytes::copy_from_slice(
+                &99_999u32.to_be_bytes()
+            ))]
+        );
+    }
+}
+
+#[test]
+fn a_pong_keeps_its_place_once_data_follows_or_writing_began() {
+    let mut s = server();
+    s.feed(&client_frame(0x89, b"1"));
+    let _ = events(&mut s);
+    s.send_text("data").unwrap();
+    s.feed(&client_frame(0x89, b"2"));
+    let _ = events(&mut s);
+    // Pong "1" was settled by the text after it; pong "2" is pending.
+    // Write everything but the last byte of pong "2".
+    let total = s.buffered_amount();
+    s.advance_output(total - 1);
+    s.feed(&client_frame(0x89, b"3"));
+    let _ = events(&mut s);
+    // Pong "2" was partly written: "3" queues after it, not instead of it.
+    // What is left: the last byte of pong "2", then pong "3".
+    let mut rest = vec![];
+    let mut slices = [IoSlice::new(&[]); 8];
+    let n = s.io_slices(&mut slices);
+    for sl in &slices[..n] {
+        rest.extend_from_slice(sl);
+    }
+    assert_eq!(rest, [b'2', 0x8A, 1, b'3']);
+    let mut c = client();
+    let mut s2 = server();
+    s2.feed(&client_frame(0x89, b"1"));
+    let _ = events(&mut s2);
+    s2.send_text("data").unwrap();
+    c.feed(&output(&mut s2));
+    assert_eq!(
+        events(&mut c),
+        vec![
+            Event::Pong(Bytes::from_static(b"1")),
+            Event::Text(Utf8Bytes::from("data"))
+        ]
+    );
+}
+
+// ---- deadlines ----
+
+fn ms(n: u64) -> Tick {
+    Tick::from_millis(n)
+}
+
+fn keepalive() -> Timeouts {
+    use std::time::Duration;
+    Timeouts {
+        handshake: Some(Duration::from_millis(100)),
+        idle: Some(Duration::from_millis(1000)),
+        ping_interval: Some(Duration::from_millis(200)),
+        pong_timeout: Duration::from_millis(50),
+        close: Duration::from_millis(70),
+    }
+}
+
+#[test]
+fn keepalive_ping_then_pong_timeout() {
+    let t = keepalive();
+    let mut c = server();
+    c.handshake_finished(ms(0));
+    assert_eq!(c.next_deadline(ms(0), &t), Some(ms(200)));
+    assert_eq!(c.on_timeout(ms(199), &t), None, "early: nothing");
+    assert!(output(&mut c).is_empty());
+    assert_eq!(c.on_timeout(ms(200), &t), None);
+    assert_eq!(output(&mut c), vec![0x89, 0x00], "a keepalive ping");
+    assert_eq!(
+        c.next_deadline(ms(200), &t),
+        Some(ms(250)),
+        "the pong deadline"
+    );
+    assert_eq!(c.on_timeout(ms(250), &t), Some(Expired::Pong));
+}
+
+#[test]
+fn any_received_byte_answers_the_keepalive() {
+    let t = keepalive();
+    let mut c = server();
+    c.handshake_finished(ms(0));
+    c.on_timeout(ms(200), &t);
+    output(&mut c);
+    c.bytes_received(ms(220));
+    assert_eq!(c.next_deadline(ms(220), &t), Some(ms(420)));
+    assert_eq!(c.on_timeout(ms(250), &t), None);
+}
+
+#[test]
+fn idle_timeout_starts_the_closing_handshake_then_the_close_timeout() {
+    let t = Timeouts {
+        ping_interval: None,
+        ..keepalive()
+    };
+    let mut c = server();
+    c.handshake_finished(ms(0));
+    assert_eq!(c.next_deadline(ms(0), &t), Some(ms(1000)));
+    assert_eq!(c.on_timeout(ms(1000), &t), None);
+    let out = output(&mut c);
+    assert_eq!(&out[..4], &[0x88, 14, 0x03, 0xE9], "close 1001");
+    assert_eq!(&out[4..], b"idle timeout");
+    assert_eq!(c.next_deadline(ms(1000), &t), Some(ms(1070)));
+    assert_eq!(c.on_timeout(ms(1070), &t), Some(Expired::Close));
+}
+
+#[test]
+fn a_close_counts_from_the_next_time_passed_in() {
+    let t = keepalive();
+    let mut c = server();
+    c.handshake_finished(ms(0));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(c.next_deadline(ms(30), &t), Some(ms(100)));
+}
+
+#[test]
+fn handshake_deadline_and_suspended_liveness() {
+    let t = keepalive();
+    let mut c = server();
+    c.handshake_started(ms(5));
+    assert_eq!(c.next_deadline(ms(5), &t), Some(ms(105)));
+    assert_eq!(c.on_timeout(ms(105), &t), Some(Expired::Handshake));
+    let mut c = server();
+    c.handshake_finished(ms(0));
+    c.suspend_liveness();
+    assert_eq!(
+        c.next_deadline(ms(10), &t),
+        None,
+        "paused: silence proves nothing"
+    );
+    assert_eq!(c.on_timeout(ms(5000), &t), None);
+    c.resume_liveness(ms(5000));
+    assert_eq!(
+        c.next_deadline(ms(5000), &t),
+        Some(ms(5200)),
+        "restarted from now"
     );
 }

@@ -73,6 +73,12 @@ fn header_matching_is_case_insensitive() {
 #[test]
 fn rejections_carry_the_right_status() {
     assert_eq!(status_of(&request_with("GET /chat", "POST /chat")), 405);
+    // RFC 6455 section 3: no fragment in a WebSocket URI.
+    let fragment = parse_request(
+        request_with("GET /chat", "GET /chat#x").as_bytes(),
+        DEFAULT_MAX_HEAD,
+    );
+    assert_eq!(fragment.unwrap_err().status, 400);
     assert_eq!(
         status_of(&request_with("HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost")),
         400
@@ -225,6 +231,7 @@ fn client_refuses_bad_request_parts() {
     let mut out = Vec::new();
     assert!(ClientHandshake::write_request(&mut out, "h\r\nX: y", "/", &[], &[]).is_err());
     assert!(ClientHandshake::write_request(&mut out, "h", "/a b", &[], &[]).is_err());
+    assert!(ClientHandshake::write_request(&mut out, "h", "/a#frag", &[], &[]).is_err());
     assert!(ClientHandshake::write_request(&mut out, "h", "/", &["bad proto"], &[]).is_err());
     // Found by the handshake_response fuzz target: a control character in a
     // header value was written, and our own server refused the request (400).
@@ -237,4 +244,32 @@ fn client_refuses_bad_request_parts() {
         "tab, space and non-ASCII bytes are valid in a value"
     );
     assert!(parse_request(&out, DEFAULT_MAX_HEAD).unwrap().is_some());
+}
+
+/// A handler's extra headers may not override what the handshake negotiated
+/// (issue 12, item 7): each reserved name, in any case, is refused.
+#[test]
+fn extra_headers_cannot_override_negotiated_ones() {
+    let (req, _) = parse_request(RFC_REQUEST.as_bytes(), DEFAULT_MAX_HEAD)
+        .unwrap()
+        .unwrap();
+    for name in [
+        "Sec-WebSocket-Protocol",
+        "sec-websocket-extensions",
+        "SEC-WEBSOCKET-ACCEPT",
+        "Upgrade",
+        "connection",
+    ] {
+        let mut out = Vec::new();
+        assert_eq!(
+            write_accept_response(&mut out, &req, Some("chat"), &[("X-Ok", "1"), (name, "x")]),
+            Err(AcceptError::ReservedHeader(name.to_owned())),
+            "{name}"
+        );
+        assert!(out.is_empty(), "nothing half-written");
+    }
+    assert!(matches!(
+        write_accept_response(&mut Vec::new(), &req, Some("nope"), &[]),
+        Err(AcceptError::NotOffered(_))
+    ));
 }

@@ -9,7 +9,7 @@
 //! slices of the read buffer, send timestamps live in a ring per connection
 //! indexed by sequence number, and sends are encoded from one template.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rocwebsocket::net::flush::{write_queued, Written};
 use rocwebsocket::net::transport::Stream;
 use rocwebsocket::proto::handshake::{ClientHandshake, DEFAULT_MAX_HEAD};
 use rocwebsocket::proto::{CloseCode, ConnConfig, Connection, Event, OpCode, Role};
@@ -456,7 +457,7 @@ impl<'a> Load<'a> {
         loop {
             let p = &mut self.peers[k];
             let want = p.ws.bytes_wanted().max(READ_SIZE);
-            match p.stream.read_into(p.ws.read_buffer(), want) {
+            match p.stream.read_into(&mut p.ws.read_space(), want) {
                 Ok(0) => {
                     self.lost(k);
                     return Ok(());
@@ -524,10 +525,10 @@ impl<'a> Load<'a> {
         let Some(hs) = &p.handshake else {
             return Ok(true);
         };
-        match hs.parse_response(p.ws.read_buffer(), DEFAULT_MAX_HEAD) {
+        match hs.parse_response(p.ws.input(), DEFAULT_MAX_HEAD) {
             Ok(None) => Ok(false),
             Ok(Some((_, consumed))) => {
-                bytes::Buf::advance(p.ws.read_buffer(), consumed);
+                p.ws.discard_input(consumed);
                 p.handshake = None;
                 p.open = true;
                 Ok(true)
@@ -734,19 +735,8 @@ impl<'a> Load<'a> {
         if p.closed || !p.connected || p.blocked {
             return Ok(());
         }
-        while p.ws.buffered_amount() > 0 {
-            let mut slices = [IoSlice::new(&[]); 8];
-            let n = p.ws.io_slices(&mut slices);
-            match p.stream.write_vectored(&slices[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => p.ws.advance_output(written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    p.blocked = true;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if write_queued(&mut p.stream, &mut p.ws)? == Written::Blocked {
+            p.blocked = true;
         }
         if p.ws.should_close_transport() && p.ws.close_state().is_closed() {
             let p = &mut self.peers[k];

@@ -18,8 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::codec::rws_event_type;
-use super::engine::message_event;
+use bytes::Bytes;
+
+use super::super::event::rws_event_type;
+use super::callbacks::message_event;
+use crate::net::sys::WakeFd;
 use crate::net::{Conn, ConnId, Handle, Handler, Message, OpenInfo};
 use crate::proto::CloseCode;
 
@@ -125,7 +128,7 @@ struct Pending {
 pub(super) struct EventQueue {
     pending: Mutex<Pending>,
     ready: Condvar,
-    pub(super) fd: libc::c_int,
+    pub(super) wake: WakeFd,
     /// Queued payload bytes past which pushing connections pause; 0: no cap.
     max_bytes: usize,
     /// The shared batch's bytes, readable without the lock.
@@ -141,15 +144,10 @@ pub(super) struct Taken {
 
 impl EventQueue {
     pub(super) fn new(max_bytes: usize) -> std::io::Result<EventQueue> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(EventQueue {
+            wake: WakeFd::new()?,
             pending: Mutex::new(Pending::default()),
             ready: Condvar::new(),
-            fd,
             max_bytes,
             pending_bytes: AtomicUsize::new(0),
         })
@@ -160,15 +158,11 @@ impl EventQueue {
     }
 
     fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a local to our own eventfd.
-        unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
+        self.wake.signal();
     }
 
     fn unsignal(&self) {
-        let mut sink = 0u64;
-        // SAFETY: reading 8 bytes into a local from our own non-blocking eventfd.
-        unsafe { libc::read(self.fd, (&mut sink as *mut u64).cast(), 8) };
+        self.wake.clear();
     }
 
     /// Moves a thread's local events (and the connections it paused) into
@@ -278,12 +272,18 @@ impl QueueHandler {
 impl Handler for QueueHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         let path = info.path.as_bytes();
-        self.push_now(rws_event_type::RWS_EVENT_OPEN, conn.id(), info.tag, 0, path);
+        self.push_now(
+            rws_event_type::RWS_EVENT_OPEN,
+            conn.id(),
+            conn.tag(),
+            0,
+            path,
+        );
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         let (t, data) = message_event(&message);
-        self.local.push(t, conn.id().0, 0, 0, data);
+        self.local.push(t, conn.id().0, conn.tag(), 0, data);
         let max = self.queue.max_bytes;
         if max != 0
             && !conn.is_reading_paused()
@@ -295,19 +295,31 @@ impl Handler for QueueHandler {
         }
     }
 
-    fn on_close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+    fn on_ping(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let t = rws_event_type::RWS_EVENT_PING;
+        self.local.push(t, conn.id().0, conn.tag(), 0, &payload);
+    }
+
+    fn on_pong(&mut self, conn: &mut Conn<'_>, payload: Bytes) {
+        let t = rws_event_type::RWS_EVENT_PONG;
+        self.local.push(t, conn.id().0, conn.tag(), 0, &payload);
+    }
+
+    fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
         let t = rws_event_type::RWS_EVENT_CLOSE;
-        self.push_now(t, id, 0, code.0, reason.as_bytes());
+        self.push_now(t, id, tag, code.0, reason.as_bytes());
     }
 
     fn on_drain(&mut self, conn: &mut Conn<'_>) {
-        self.push_now(rws_event_type::RWS_EVENT_DRAIN, conn.id(), 0, 0, &[]);
+        let t = rws_event_type::RWS_EVENT_DRAIN;
+        self.push_now(t, conn.id(), conn.tag(), 0, &[]);
     }
 
     fn on_connect_error(&mut self, tag: u64, error: &std::io::Error) {
         let text = error.to_string();
         let t = rws_event_type::RWS_EVENT_CONNECT_ERROR;
-        self.push_now(t, ConnId(0), tag, 0, text.as_bytes());
+        let code = super::connect_error_code(error);
+        self.push_now(t, ConnId(0), tag, code, text.as_bytes());
     }
 
     fn on_wakeup_end(&mut self) {
@@ -319,13 +331,6 @@ impl EventQueue {
     /// Wakes a poll waiting for events (the engine stopped).
     pub(super) fn wake_all(&self) {
         self.ready.notify_all();
-    }
-}
-
-impl Drop for EventQueue {
-    fn drop(&mut self) {
-        // SAFETY: closing the eventfd this queue owns, once.
-        unsafe { libc::close(self.fd) };
     }
 }
 
