@@ -5,7 +5,10 @@
 //!   refused with `Closing`, pings/pongs over 125 bytes with
 //!   `ControlTooLong`, codes RFC 6455 forbids with `InvalidCloseCode`, reasons
 //!   over 123 bytes with `ReasonTooLong`, shared frames on a client with
-//!   `SharedFrameNeedsServer`;
+//!   `SharedFrameNeedsServer`, a whole message inside a fragmented one with
+//!   `MessageInProgress`, a stray continuation with `NoMessageInProgress`, a
+//!   fragmented ping with `FragmentedControl`, a close through `send_bytes`
+//!   with `UseClose`, text that cannot become UTF-8 with `NotUtf8`;
 //! - output is delivered in arbitrary partial writes (`output_chunk` or
 //!   `io_slices`), and every message, ping, pong (automatic ones included)
 //!   and close arrives intact and in order, with no error;
@@ -31,6 +34,9 @@ struct Side {
     close_sent: bool,
     /// A fragmented message in progress: (text?, all its bytes, bytes sent).
     fragment: Option<(bool, Vec<u8>, usize)>,
+    /// Length of an automatic pong at the end of the output, none of it
+    /// written yet: the next ping's answer replaces it (RFC 6455 §5.5.3).
+    pong_pending: Option<usize>,
 }
 
 impl Side {
@@ -40,6 +46,7 @@ impl Side {
             expect: VecDeque::new(),
             close_sent: false,
             fragment: None,
+            pong_pending: None,
         }
     }
 
@@ -51,6 +58,74 @@ impl Side {
             Ok(())
         }
     }
+
+    /// What a new whole message must get while a fragmented one is open.
+    fn no_fragment(&self) -> Result<(), SendError> {
+        if self.fragment.is_some() {
+            Err(SendError::MessageInProgress)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Calls RFC 6455 forbids, each refused with its own error and changing
+/// nothing (the peer's expectations stay as they were).
+fn forbidden(side: &mut Side, input: &mut Input<'_>) {
+    let open = side.open();
+    let (r, want) = match input.u8() % 7 {
+        0 => {
+            // With a message open a continuation is allowed (op 5 sends those).
+            if side.fragment.is_some() {
+                return;
+            }
+            (
+                side.conn
+                    .send_fragment(OpCode::Continuation, b"x", input.bool()),
+                Err(SendError::NoMessageInProgress),
+            )
+        }
+        1 => {
+            if side.fragment.is_none() {
+                return;
+            }
+            (
+                side.conn.send_fragment(OpCode::Binary, b"y", true),
+                Err(SendError::MessageInProgress),
+            )
+        }
+        2 => (
+            side.conn.send_fragment(OpCode::Ping, b"p", false),
+            Err(SendError::FragmentedControl),
+        ),
+        3 => (
+            side.conn
+                .send_bytes(OpCode::Close, Bytes::from_static(b"\x03\xe8")),
+            Err(SendError::UseClose),
+        ),
+        4 => (
+            side.conn
+                .send_bytes(OpCode::Continuation, Bytes::from_static(b"c")),
+            Err(SendError::NoMessageInProgress),
+        ),
+        5 => (
+            side.conn
+                .send_bytes(OpCode::Text, Bytes::from_static(b"a\xff")),
+            Err(SendError::NotUtf8),
+        ),
+        _ => {
+            // A text fragment that no continuation can make UTF-8.
+            if side.fragment.is_some() {
+                return;
+            }
+            (
+                side.conn.send_fragment(OpCode::Text, b"\xc3\x28", false),
+                Err(SendError::NotUtf8),
+            )
+        }
+    };
+    // A closed side refuses everything with Closing first.
+    assert_eq!(r, open.and(want));
 }
 
 fn text_from(bytes: &[u8]) -> String {
@@ -77,6 +152,11 @@ fn deliver(sides: &mut [Side; 2], from: usize, max: usize, use_slices: bool) {
     let before = sides[from].conn.buffered_amount();
     sides[from].conn.advance_output(moved.len());
     assert_eq!(sides[from].conn.buffered_amount(), before - moved.len());
+    if let Some(len) = sides[from].pong_pending {
+        if moved.len() > before - len {
+            sides[from].pong_pending = None; // part of it is on the wire
+        }
+    }
     if moved.is_empty() {
         return;
     }
@@ -103,10 +183,26 @@ fn deliver(sides: &mut [Side; 2], from: usize, max: usize, use_slices: bool) {
             receiver.conn.role()
         );
         match ev {
-            Ev::Ping(p) if !receiver.close_sent => sender.expect.push_back(Ev::Pong(p)),
+            Ev::Ping(p) if !receiver.close_sent => {
+                let len = p.len()
+                    + if receiver.conn.role() == Role::Client {
+                        6
+                    } else {
+                        2
+                    };
+                if receiver.pong_pending.is_some() {
+                    let last = sender.expect.back_mut();
+                    assert!(matches!(last, Some(Ev::Pong(_))), "pending pong not last");
+                    *last.unwrap() = Ev::Pong(p);
+                } else {
+                    sender.expect.push_back(Ev::Pong(p));
+                }
+                receiver.pong_pending = Some(len);
+            }
             Ev::Close(code, _) if !receiver.close_sent => {
                 receiver.close_sent = true;
                 receiver.fragment = None;
+                receiver.pong_pending = None;
                 sender.expect.push_back(Ev::Close(code, Vec::new()));
             }
             _ => {}
@@ -128,15 +224,13 @@ pub fn check(data: &[u8]) {
         let op = input.u8();
         let who = usize::from(op >> 7);
         let peer = 1 - who;
+        let queued_before = sides[who].conn.buffered_amount();
         match op & 0x0F {
             0 | 1 => {
                 // Whole text or binary message (not while a fragmented one is open:
                 // the caller's contract).
                 let len = usize::from(input.u8());
                 let bytes = input.bytes(len);
-                if sides[who].fragment.is_some() && !sides[who].close_sent {
-                    continue;
-                }
                 let side = &mut sides[who];
                 let (r, ev) = if op & 0x0F == 0 {
                     let text = text_from(bytes);
@@ -144,7 +238,7 @@ pub fn check(data: &[u8]) {
                 } else {
                     (side.conn.send_binary(bytes), Ev::Binary(bytes.to_vec()))
                 };
-                assert_eq!(r, side.open());
+                assert_eq!(r, side.open().and(side.no_fragment()));
                 if r.is_ok() {
                     sides[peer].expect.push_back(ev);
                 }
@@ -153,16 +247,13 @@ pub fn check(data: &[u8]) {
                 // A large message by reference (shared by a server when >= 4 KiB).
                 let len = usize::from(input.u16()) % 10_000;
                 let fill = input.u8() & 0x7F;
-                if sides[who].fragment.is_some() && !sides[who].close_sent {
-                    continue;
-                }
                 let payload: Vec<u8> = (0..len).map(|i| fill ^ (i as u8 & 0x3F)).collect();
                 let text = input.bool();
                 let opcode = if text { OpCode::Text } else { OpCode::Binary };
                 let r = sides[who]
                     .conn
                     .send_bytes(opcode, Bytes::from(payload.clone()));
-                assert_eq!(r, sides[who].open());
+                assert_eq!(r, sides[who].open().and(sides[who].no_fragment()));
                 if r.is_ok() {
                     let ev = if text {
                         Ev::Text(payload)
@@ -273,24 +364,21 @@ pub fn check(data: &[u8]) {
             7 => {
                 let len = usize::from(input.u8());
                 let payload = input.bytes(len).to_vec();
-                let frame = encode_shared_frame(OpCode::Binary, &payload);
-                if sides[who].fragment.is_some() && !sides[who].close_sent {
-                    continue;
-                }
+                let frame = encode_shared_frame(OpCode::Binary, &payload).unwrap();
                 let side = &mut sides[who];
                 let r = side.conn.send_shared(frame);
-                let want = side.open().and_then(|()| {
-                    if side.conn.role() == Role::Client {
-                        Err(SendError::SharedFrameNeedsServer)
-                    } else {
-                        Ok(())
-                    }
-                });
+                let role = if side.conn.role() == Role::Client {
+                    Err(SendError::SharedFrameNeedsServer)
+                } else {
+                    Ok(())
+                };
+                let want = side.open().and(role).and(side.no_fragment());
                 assert_eq!(r, want);
                 if r.is_ok() {
                     sides[peer].expect.push_back(Ev::Binary(payload));
                 }
             }
+            15 => forbidden(&mut sides[who], &mut input),
             8..=13 => {
                 let max = usize::from(input.u16()) + 1;
                 deliver(&mut sides, who, max, op & 1 == 0);
@@ -300,6 +388,10 @@ pub fn check(data: &[u8]) {
                     deliver(&mut sides, from, usize::MAX, false);
                 }
             }
+        }
+        // Anything this side queued settles its pending pong.
+        if !(8..=14).contains(&(op & 0x0F)) && sides[who].conn.buffered_amount() > queued_before {
+            sides[who].pong_pending = None;
         }
         for side in &sides {
             assert_eq!(side.conn.close_state().close_sent(), side.close_sent);
