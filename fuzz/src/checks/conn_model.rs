@@ -405,6 +405,7 @@ pub fn check(data: &[u8]) {
                     .conn
                     .send_fragment(OpCode::Continuation, &all[sent..], true);
                 assert_eq!(r, Ok(()));
+                sides[who].pong_pending = None;
                 let ev = if text { Ev::Text(all) } else { Ev::Binary(all) };
                 sides[1 - who].expect.push_back(ev);
             }

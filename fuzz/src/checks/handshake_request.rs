@@ -41,6 +41,10 @@ fn reference_verdict(buf: &[u8], max_head: usize) -> Verdict {
     if req.method != Some("GET") || req.version != Some(1) {
         return Some(Err(()));
     }
+    // A WebSocket URI has no fragment (RFC 6455 §3).
+    if req.path.is_some_and(|p| p.contains('#')) {
+        return Some(Err(()));
+    }
     let all = |name: &str| -> Vec<&[u8]> {
         req.headers
             .iter()

@@ -106,7 +106,8 @@ pub fn check(data: &[u8]) {
     let hs = ClientHandshake::write_request(&mut out, &host, &path, &offered_refs, &[]);
     // RFC 7230 §3.2: a field value is VCHAR, obs-text, SP and HTAB.
     let host_ok = !host.bytes().any(|c| (c < b' ' && c != b'\t') || c == 0x7F);
-    let path_ok = !path.bytes().any(|c| c <= b' ' || c == 0x7F);
+    // No fragment in a WebSocket URI (RFC 6455 §3).
+    let path_ok = !path.bytes().any(|c| c <= b' ' || c == 0x7F || c == b'#');
     let protocols_ok = offered.iter().all(|p| is_token(p));
     let hs = match hs {
         Ok(hs) => {
