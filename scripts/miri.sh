@@ -3,7 +3,7 @@
 # the SIMD module's portable paths (src/simd): undefined behaviour in any
 # `unsafe` they reach (the word-at-a-time scalar unmasking, the dispatch
 # pointer, Utf8Bytes' unchecked str, the read/write buffers) fails the run.
-# Installs the miri component when missing. Takes about 4 minutes (plus about 2 for
+# Installs the miri component when missing. Takes about 3.5 minutes (plus about 2 for
 # Miri's own sysroot on a fresh machine).
 #
 #   bash scripts/miri.sh
@@ -33,6 +33,9 @@
 #                            no unsafe of its own (fail_fast_examples still
 #                            runs simdutf8 under Miri), and the utf8_split
 #                            fuzz target checks every split under ASan
+#   proto::conn::tests::a_ping_flood_queues_one_pong
+#                            200 000 ping frames: hours under Miri; the pending
+#                            pong it checks is reached by the short ping tests
 #   proto::close::tests::sendable_codes_follow_the_table
 #                            all 65536 codes through a match: no unsafe, 26 s
 #   proto::conn::tests::text_and_binary_at_every_split, length_forms_round_trip
@@ -69,6 +72,7 @@ SKIP=(
     --skip simd::utf8::tests::single_split_and_bytewise
     --skip simd::utf8::tests::ascii_precheck_every_position
     --skip proto::close::tests::sendable_codes_follow_the_table
+    --skip proto::conn::tests::a_ping_flood_queues_one_pong
     --skip simd::mask::tests::split_payload_matches_whole
     --skip proto::conn::tests::text_and_binary_at_every_split
     --skip proto::conn::tests::length_forms_round_trip
