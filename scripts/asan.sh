@@ -4,7 +4,7 @@
 # then the C ABI tests, whose C programs are built and run with
 # -fsanitize=address,undefined by tests/c_abi.rs itself. Not part of
 # scripts/test-all.sh (about 4 minutes: a second, instrumented build of the
-# crate; 223 s measured here). Fails on any test failure or sanitizer report.
+# crate; 253 s measured here). Fails on any test failure or sanitizer report.
 #
 #   bash scripts/asan.sh
 set -euo pipefail
