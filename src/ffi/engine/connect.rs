@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use super::super::handle::try_ref;
 use super::super::tls::{connector, rws_tls_client};
-use super::super::{c_str, fail, guard, rws_result};
+use super::super::{c_str, fail, guard, rws_result, str_arg};
 use super::rws_engine;
 use crate::net::ClientOptions;
 
@@ -50,11 +50,7 @@ pub unsafe extern "C" fn rws_engine_connect_tls(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        // SAFETY: per the contract above.
-        let url = match unsafe { c_str(url) } {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
+        let url = str_arg!(url);
         let server_name = if server_name.is_null() {
             None
         } else {

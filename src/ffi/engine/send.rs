@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::super::frame::{RWS_OPCODE_BINARY, RWS_OPCODE_PING, RWS_OPCODE_PONG, RWS_OPCODE_TEXT};
 use super::super::handle::try_ref;
-use super::super::{c_str, close_reason, fail, guard, rws_result, slice_arg};
+use super::super::{close_reason, fail, guard, rws_result, slice_arg, str_arg};
 use super::rws_engine;
 use crate::net::{ConnId, HandleError, Message};
 use crate::proto::{CloseCode, Utf8Bytes};
@@ -157,11 +157,7 @@ pub unsafe extern "C" fn rws_engine_publish(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        // SAFETY: per the contract above.
-        let topic = match unsafe { c_str(topic) } {
-            Ok(t) => t,
-            Err(r) => return r,
-        };
+        let topic = str_arg!(topic);
         let data = slice_arg!(data, len);
         match message(opcode, data) {
             Ok(m) => handle_result(e.handle.publish(topic, &m)),
@@ -184,11 +180,7 @@ pub unsafe extern "C" fn rws_engine_subscribe(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let e = try_ref!(e);
-        // SAFETY: per the contract above.
-        let topic = match unsafe { c_str(topic) } {
-            Ok(t) => t,
-            Err(r) => return r,
-        };
+        let topic = str_arg!(topic);
         if subscribe {
             handle_result(e.handle.subscribe(ConnId(conn), topic))
         } else {
