@@ -142,9 +142,25 @@ class Counter(Listener):
         self.count += 1
 
 
-def test_a_flood_leaves_the_loop_to_other_tasks() -> None:
+def test_a_flood_leaves_the_loop_to_other_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     """A task that sleeps 10 ms in a loop keeps its timing while a peer
-    floods a Listener as fast as it can (the loop does one batch per turn)."""
+    floods a Listener as fast as it can: the loop does one batch per turn.
+
+    Two measures: the CPU time of each of the engine's wake-up callbacks
+    (what the binding controls; immune to the machine's other load) and the
+    sleeper's worst wake-up delay (what a user sees; it also holds the time
+    the OS gave other processes)."""
+    from rocwebsocket import Engine
+
+    turns: List[float] = []
+    original = Engine._on_readable
+
+    def timed(self: Engine) -> None:
+        t0 = time.thread_time()
+        original(self)
+        turns.append(time.thread_time() - t0)
+
+    monkeypatch.setattr(Engine, "_on_readable", timed)
 
     async def main() -> None:
         counter = Counter()
@@ -160,13 +176,20 @@ def test_a_flood_leaves_the_loop_to_other_tasks() -> None:
                 received = counter.count
             finally:
                 peer.kill()
-        worst = max(lateness)
-        print(f"\nflood: {received} messages in 3 s; worst wake-up delay of a 10 ms sleeper {worst * 1000:.1f} ms")
+        worst, longest = max(lateness), max(turns)
+        print(
+            f"\nflood: {received} messages in 3 s over {len(turns)} wake-ups; longest wake-up "
+            f"{longest * 1000:.1f} ms of CPU; worst wake-up delay of a 10 ms sleeper {worst * 1000:.1f} ms"
+        )
         assert counter.out_of_order == 0
         # The flood was real: the listener was kept busy.
         assert received > 100_000
-        # Seconds before (12 s measured); tens of ms after, on a shared machine.
-        assert worst < 0.2
+        # One batch (1024 events) per wake-up: a few ms. Before: the whole
+        # flood in one callback (12 s).
+        assert longest < 0.05
+        # The sleeper: 12 s before; 20-100 ms after on this shared 2-core
+        # machine, up to 270 ms while other builds ran.
+        assert worst < 1.0
 
     run(main())
 
