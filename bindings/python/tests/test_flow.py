@@ -228,3 +228,36 @@ def test_an_application_pause_holds_through_the_engines_own_resumes() -> None:
             assert count(0.5) > 0
         finally:
             peer.kill()
+
+
+def test_a_pause_by_hand_and_a_full_queue_each_keep_reading_paused() -> None:
+    async def main() -> None:
+        count = 20_000
+        async with serve(None, threads=1, max_queue=100) as server:
+            peer = Peer(server.port, count, 64)
+            try:
+                conn = await server.accept()
+                while conn.queue_depth <= 100:  # the queue fills and pauses reading
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.3)  # what was in flight arrives
+                depth = conn.queue_depth
+                # A resume by hand leaves a full queue paused.
+                server.pause_reading(conn.id)
+                server.resume_reading(conn.id)
+                await asyncio.sleep(0.3)
+                assert conn.reading_paused and conn.queue_depth == depth
+                # A queue taken down to empty leaves a pause by hand paused.
+                server.pause_reading(conn.id)
+                got = [await conn.recv() for _ in range(depth)]
+                await asyncio.sleep(0.3)
+                assert conn.reading_paused and conn.queue_depth == 0
+                # Resumed by hand: everything comes, in order.
+                server.resume_reading(conn.id)
+                while len(got) < count:
+                    got.append(await conn.recv())
+                assert [int.from_bytes(m[:8], "big") for m in got] == list(range(count))
+                assert not conn.reading_paused
+            finally:
+                peer.kill()
+
+    run(main())
