@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Coroutine, List, Optional
+from typing import Any, Coroutine, Dict, List, Optional
 
 import pytest
 
@@ -78,7 +78,7 @@ class Peer:
     ],
 )
 def test_reader_that_never_reads_holds_a_bounded_queue_then_gets_everything_in_order(
-    size: int, count: int, settings: dict, limit_messages: Optional[int], limit_bytes: int
+    size: int, count: int, settings: Dict[str, Any], limit_messages: Optional[int], limit_bytes: int
 ) -> None:
     async def main() -> None:
         # What the engine itself may hold past a connection's limit (read
@@ -237,6 +237,12 @@ def test_a_pause_by_hand_and_a_full_queue_each_keep_reading_paused() -> None:
             peer = Peer(server.port, count, 64)
             try:
                 conn = await server.accept()
+
+                async def recv() -> bytes:
+                    msg = await conn.recv()
+                    assert isinstance(msg, bytes)
+                    return msg
+
                 while conn.queue_depth <= 100:  # the queue fills and pauses reading
                     await asyncio.sleep(0.01)
                 await asyncio.sleep(0.3)  # what was in flight arrives
@@ -248,13 +254,13 @@ def test_a_pause_by_hand_and_a_full_queue_each_keep_reading_paused() -> None:
                 assert conn.reading_paused and conn.queue_depth == depth
                 # A queue taken down to empty leaves a pause by hand paused.
                 server.pause_reading(conn.id)
-                got = [await conn.recv() for _ in range(depth)]
+                got = [await recv() for _ in range(depth)]
                 await asyncio.sleep(0.3)
                 assert conn.reading_paused and conn.queue_depth == 0
                 # Resumed by hand: everything comes, in order.
                 server.resume_reading(conn.id)
                 while len(got) < count:
-                    got.append(await conn.recv())
+                    got.append(await recv())
                 assert [int.from_bytes(m[:8], "big") for m in got] == list(range(count))
                 assert not conn.reading_paused
             finally:
