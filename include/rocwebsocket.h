@@ -698,115 +698,6 @@ uint16_t rws_engine_port(const rws_engine *e);
 // `e` NULL or live.
 uint16_t rws_engine_tls_port(const rws_engine *e);
 
-// Sends a message (copied once) to connection `conn`, from any thread
-// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
-// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
-// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
-// `RWS_OK` means handed to the connection's thread; a connection that
-// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
-// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
-//
-// # Safety
-// `e` live; `data` `len` readable bytes.
-rws_result rws_engine_send(const rws_engine *e,
-                           uint64_t conn,
-                           uint8_t opcode,
-                           const uint8_t *data,
-                           size_t len);
-
-// Sets the tag of connection `conn` from any thread, asynchronously like
-// `rws_engine_send`: events the engine reports after its thread applies it
-// carry the new tag; events already reported or queued (a batched engine may
-// queue messages right behind OPEN) keep the old one, so a batched host
-// that tags on OPEN still meets tag 0 on such events and must look those up
-// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
-// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
-// this engine; a closed connection ignores it.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_set_tag(const rws_engine *e, uint64_t conn, uint64_t tag);
-
-// Starts the closing handshake of `conn` from any thread.
-//
-// # Safety
-// `e` live; `reason` `reason_len` readable bytes.
-rws_result rws_engine_close(const rws_engine *e,
-                            uint64_t conn,
-                            uint16_t code,
-                            const uint8_t *reason,
-                            size_t reason_len);
-
-// Sends one message to every open server-side connection; the frame is
-// encoded once and shared. Thread-safe.
-//
-// # Safety
-// `e` live; `data` `len` readable bytes.
-rws_result rws_engine_broadcast(const rws_engine *e,
-                                uint8_t opcode,
-                                const uint8_t *data,
-                                size_t len);
-
-// Sends one message to every connection subscribed to `topic` (encoded once).
-// Thread-safe: any thread, callbacks included.
-//
-// # Safety
-// `e` live; `topic` a C string; `data` `len` readable bytes.
-rws_result rws_engine_publish(const rws_engine *e,
-                              const char *topic,
-                              uint8_t opcode,
-                              const uint8_t *data,
-                              size_t len);
-
-// Subscribes (`subscribe` true) or unsubscribes connection `conn` to `topic`
-// from any thread.
-//
-// # Safety
-// `e` live; `topic` a C string.
-rws_result rws_engine_subscribe(const rws_engine *e,
-                                uint64_t conn,
-                                const char *topic,
-                                bool subscribe);
-
-// Opens a client connection to `url` (`ws://host:port/path`,
-// `ws+unix:///path`, or `wss://...` checked against the system's trust
-// store), reported later by an OPEN or CONNECT_ERROR event carrying `tag`.
-// Name resolution happens on the calling thread. Thread-safe.
-//
-// # Safety
-// `e` live; `url` a C string.
-rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
-
-// Like `rws_engine_connect`, for `wss://` with options: `tls` says which
-// servers to trust (NULL: the system's store); `server_name` is the name
-// sent by SNI and checked against the certificate (NULL: the URL's host).
-// A TLS failure before the connection opens is a CONNECT_ERROR event with
-// `close_code` 1015 and the TLS error as its text; one after it opened is a
-// CLOSE event with 1015 (never sent on the wire). Thread-safe.
-//
-// # Safety
-// `e` live; `url` a C string; `tls` NULL or live; `server_name` NULL or a C string.
-rws_result rws_engine_connect_tls(const rws_engine *e,
-                                  const char *url,
-                                  uint64_t tag,
-                                  const rws_tls_client *tls,
-                                  const char *server_name);
-
-// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
-// Asynchronous like `rws_engine_send`.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
-
-// Resumes reading from `conn`, from any thread; a no-op for a connection
-// that is not paused. A batched engine resumes the connections it paused
-// itself (`max_queued_bytes`) when a poll takes the queue.
-//
-// # Safety
-// `e` live.
-rws_result rws_engine_resume_reading(const rws_engine *e, uint64_t conn);
-
 // Connections open or opening across all threads (0 for NULL).
 //
 // # Safety
@@ -899,6 +790,30 @@ size_t rws_ctx_buffered_amount(rws_ctx *ctx);
 // `config` points to writable memory for one `rws_engine_config`.
 rws_result rws_engine_config_init(rws_engine_config *config);
 
+// Opens a client connection to `url` (`ws://host:port/path`,
+// `ws+unix:///path`, or `wss://...` checked against the system's trust
+// store), reported later by an OPEN or CONNECT_ERROR event carrying `tag`.
+// Name resolution happens on the calling thread. Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string.
+rws_result rws_engine_connect(const rws_engine *e, const char *url, uint64_t tag);
+
+// Like `rws_engine_connect`, for `wss://` with options: `tls` says which
+// servers to trust (NULL: the system's store); `server_name` is the name
+// sent by SNI and checked against the certificate (NULL: the URL's host).
+// A TLS failure before the connection opens is a CONNECT_ERROR event with
+// `close_code` 1015 and the TLS error as its text; one after it opened is a
+// CLOSE event with 1015 (never sent on the wire). Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string; `tls` NULL or live; `server_name` NULL or a C string.
+rws_result rws_engine_connect_tls(const rws_engine *e,
+                                  const char *url,
+                                  uint64_t tag,
+                                  const rws_tls_client *tls,
+                                  const char *server_name);
+
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
 // without limit). The wait blocks (a condition variable; it rechecks for a
@@ -947,6 +862,94 @@ rws_result rws_engine_poll_batch(const rws_engine *e,
 // # Safety
 // `e` NULL or live.
 int32_t rws_engine_event_fd(const rws_engine *e);
+
+// Sends a message (copied once) to connection `conn`, from any thread
+// (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked
+// as UTF-8 first: `RWS_ERR_UTF8`), `RWS_OPCODE_BINARY`, or `RWS_OPCODE_PING`
+// / `RWS_OPCODE_PONG` with at most 125 bytes (a PONG event answers a ping).
+// `RWS_OK` means handed to the connection's thread; a connection that
+// closed meanwhile drops it silently. `RWS_ERR_UNKNOWN_CONNECTION` for an
+// id of no thread of this engine, `RWS_ERR_STOPPED` once it stopped.
+//
+// # Safety
+// `e` live; `data` `len` readable bytes.
+rws_result rws_engine_send(const rws_engine *e,
+                           uint64_t conn,
+                           uint8_t opcode,
+                           const uint8_t *data,
+                           size_t len);
+
+// Sets the tag of connection `conn` from any thread, asynchronously like
+// `rws_engine_send`: events the engine reports after its thread applies it
+// carry the new tag; events already reported or queued (a batched engine may
+// queue messages right behind OPEN) keep the old one, so a batched host
+// that tags on OPEN still meets tag 0 on such events and must look those up
+// by `conn` (callback engines have no such gap: `rws_ctx_set_tag` in the
+// OPEN callback). `RWS_ERR_UNKNOWN_CONNECTION` for an id of no thread of
+// this engine; a closed connection ignores it.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_set_tag(const rws_engine *e, uint64_t conn, uint64_t tag);
+
+// Starts the closing handshake of `conn` from any thread.
+//
+// # Safety
+// `e` live; `reason` `reason_len` readable bytes.
+rws_result rws_engine_close(const rws_engine *e,
+                            uint64_t conn,
+                            uint16_t code,
+                            const uint8_t *reason,
+                            size_t reason_len);
+
+// Sends one message to every open server-side connection; the frame is
+// encoded once and shared. Thread-safe.
+//
+// # Safety
+// `e` live; `data` `len` readable bytes.
+rws_result rws_engine_broadcast(const rws_engine *e,
+                                uint8_t opcode,
+                                const uint8_t *data,
+                                size_t len);
+
+// Sends one message to every connection subscribed to `topic` (encoded once).
+// Thread-safe: any thread, callbacks included.
+//
+// # Safety
+// `e` live; `topic` a C string; `data` `len` readable bytes.
+rws_result rws_engine_publish(const rws_engine *e,
+                              const char *topic,
+                              uint8_t opcode,
+                              const uint8_t *data,
+                              size_t len);
+
+// Subscribes (`subscribe` true) or unsubscribes connection `conn` to `topic`
+// from any thread.
+//
+// # Safety
+// `e` live; `topic` a C string.
+rws_result rws_engine_subscribe(const rws_engine *e,
+                                uint64_t conn,
+                                const char *topic,
+                                bool subscribe);
+
+// Stops reading from `conn`, from any thread (see `rws_ctx_pause_reading`).
+// Asynchronous like `rws_engine_send`. It stays paused until
+// `rws_engine_resume_reading`: a batched engine's own resumes
+// (`max_queued_bytes`) leave it paused.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_pause_reading(const rws_engine *e, uint64_t conn);
+
+// Resumes reading from `conn`, from any thread; a no-op for a connection
+// that is not paused. A batched engine also resumes the connections it
+// paused itself (`max_queued_bytes`) when a poll takes the queue, but not
+// those paused by `rws_engine_pause_reading`.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_resume_reading(const rws_engine *e, uint64_t conn);
 
 // The id the connection keeps if accepted (0 for NULL).
 //

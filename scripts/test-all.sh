@@ -15,7 +15,11 @@
 #      rocws serve (scripts/test-browser.sh)
 #   6. the NEON unmasking kernel compiled for aarch64 and its tests run under
 #      qemu-user (scripts/check-neon.sh; installs Debian's cross tools)
-#   7. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
+#   7. every cargo-fuzz target for 25 s each, from the committed seeds
+#      and kept findings, against its reference (scripts/fuzz.sh; installs
+#      cargo-fuzz when missing), and Miri over the proto and simd unit tests
+#      (scripts/miri.sh; installs the miri component when missing)
+#   8. the Autobahn TestSuite against `rocws serve` (fuzzingclient) and the
 #      rocws client (fuzzingserver); installs Autobahn into a Python 2.7
 #      virtualenv on first use (scripts/install-autobahn.sh)
 #
@@ -58,6 +62,12 @@ bash scripts/test-browser.sh
 
 step "NEON kernel: built for aarch64 and tested under qemu-user"
 bash scripts/check-neon.sh
+
+step "Fuzzing: every cargo-fuzz target 25 s (libFuzzer + ASan, checked against references)"
+bash scripts/fuzz.sh
+
+step "Miri: proto and simd unit tests"
+bash scripts/miri.sh
 
 step "Autobahn: fuzzingclient against rocws serve"
 bash scripts/autobahn.sh server "$PWD/target/release/rocws serve --threads 1" 9001

@@ -216,10 +216,66 @@ fn broadcast() {
     assert!(many < 3.0, "{many} allocations per broadcast");
 }
 
+/// Counts messages and never replies.
+struct Sink(std::sync::Arc<AtomicU64>);
+
+impl rocwebsocket::net::Handler for Sink {
+    fn on_message(&mut self, _conn: &mut rocwebsocket::net::Conn<'_>, _message: Message) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Many connections (more than a thread's pools keep) send bursts to a
+/// handler that does not reply: no write buffer is taken (and so none is
+/// allocated) for connections that only receive.
+fn receive_only_burst() {
+    const CONNS: usize = 200;
+    const FRAMES: usize = 50;
+    let received = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let config = Config {
+        listen: vec![rocwebsocket::net::Endpoint::Tcp(([127, 0, 0, 1], 0).into())],
+        threads: 1,
+        ..Config::default()
+    };
+    let engine =
+        rocwebsocket::net::Engine::start(config, move |_, _| Sink(counter.clone())).unwrap();
+    let addr = engine.local_addr().unwrap();
+    let mut streams: Vec<TcpStream> = (0..CONNS)
+        .map(|_| TestClient::connect(addr, "/").stream)
+        .collect();
+    let burst = client_frames(FRAMES);
+    let mut expected = 0;
+    let mut round = |streams: &mut Vec<TcpStream>| {
+        for s in streams.iter_mut() {
+            s.write_all(&burst).unwrap();
+        }
+        expected += (CONNS * FRAMES) as u64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while received.load(Ordering::Relaxed) < expected {
+            assert!(std::time::Instant::now() < deadline, "messages lost");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    for _ in 0..5 {
+        round(&mut streams); // warm-up
+    }
+    let before = allocations();
+    for _ in 0..20 {
+        round(&mut streams);
+    }
+    let per_message = (allocations() - before) as f64 / (20 * CONNS * FRAMES) as f64;
+    println!("receive-only burst: {per_message:.4} allocations per message");
+    assert!(per_message < 0.01, "{per_message} allocations per message");
+    drop(streams);
+    engine.stop(Duration::from_secs(1));
+}
+
 #[test]
 fn hot_paths_do_not_allocate_per_message() {
     sans_io_receive();
     engine_echo();
+    receive_only_burst();
     batched_queue();
     broadcast();
 }

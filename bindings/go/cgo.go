@@ -112,6 +112,9 @@ func (o *Options) config() (C.rws_engine_config, []*cStrings, error) {
 	if o.MaxBuffered > 0 {
 		cfg.max_buffered = C.uint64_t(o.MaxBuffered)
 	}
+	if o.MaxQueuedBytes > 0 {
+		cfg.max_queued_bytes = C.uint64_t(o.MaxQueuedBytes)
+	}
 	if o.HandshakeTimeout > 0 {
 		cfg.handshake_timeout_ms = millis(o.HandshakeTimeout)
 	}

@@ -13,7 +13,9 @@ type message struct {
 }
 
 // Conn is one WebSocket connection of an Engine (accepted or dialed). Its
-// messages queue up (copied into Go memory) until Read takes them. Read
+// messages queue up (copied into Go memory) until Read takes them; past
+// Options.MaxQueue or MaxQueueBytes, reading from the peer pauses until Read
+// catches up (see QueueDepth). Read
 // should be called from one goroutine at a time; Write, Close and the rest
 // from any.
 type Conn struct {
@@ -22,12 +24,16 @@ type Conn struct {
 	path string
 	tag  uint64
 
-	mu     sync.Mutex
-	queue  []message
-	head   int
-	closed *CloseError
-	notify chan struct{} // a message or the close arrived
-	done   chan struct{} // closed when the connection is gone
+	mu          sync.Mutex
+	queue       []message
+	head        int
+	queuedBytes int  // payload bytes in queue[head:]
+	readPaused  bool // paused for a full queue (see flow.go)
+	flowMu      sync.Mutex
+	inFull      bool // in the poller's list of full queues (the poller's alone)
+	closed      *CloseError
+	notify      chan struct{} // a message or the close arrived
+	done        chan struct{} // closed when the connection is gone
 }
 
 func newConn(e *Engine, id uint64, path string, tag uint64) *Conn {
@@ -53,11 +59,15 @@ func (c *Conn) CloseStatus() *CloseError {
 	return c.closed
 }
 
-func (c *Conn) push(typ MessageType, data []byte) {
+// push queues a message; it says whether the queue is past a limit.
+func (c *Conn) push(typ MessageType, data []byte) bool {
 	c.mu.Lock()
 	c.queue = append(c.queue, message{typ, data})
+	c.queuedBytes += len(data)
+	over := c.overLocked()
 	c.mu.Unlock()
 	notify(c.notify)
+	return over
 }
 
 func (c *Conn) setClosed(ce CloseError) {
@@ -80,6 +90,7 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 			m := c.queue[c.head]
 			c.queue[c.head] = message{}
 			c.head++
+			c.queuedBytes -= len(m.data)
 			if c.head == len(c.queue) {
 				c.queue, c.head = c.queue[:0], 0
 			} else if c.head > 1024 && c.head*2 > len(c.queue) {
@@ -87,9 +98,13 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 				c.queue, c.head = c.queue[:n], 0
 			}
 			more := c.head < len(c.queue)
+			resume := c.readPaused && c.belowHalfLocked()
 			c.mu.Unlock()
 			if more {
 				notify(c.notify) // another reader may be waiting
+			}
+			if resume {
+				c.resumeIfDrained()
 			}
 			return m.typ, m.data, nil
 		}

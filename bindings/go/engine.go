@@ -92,6 +92,18 @@ type Options struct {
 	// BatchSize is how many events one cgo call may carry (default 1024).
 	// 1 makes a crossing per event, which only a benchmark wants.
 	BatchSize int
+	// MaxQueue and MaxQueueBytes bound each Conn's read queue (messages not
+	// yet taken by Read): past either, the engine stops reading from that
+	// connection, so TCP pushes back on the peer, until Read has taken the
+	// queue down to half of both; nothing is dropped. 0 means the default
+	// (DefaultMaxQueue, DefaultMaxQueueBytes), negative no limit. A queue
+	// can pass its limit by what the engine had already read for it when
+	// the pause came, which MaxQueuedBytes bounds. See flow.go.
+	MaxQueue, MaxQueueBytes int
+	// MaxQueuedBytes is the engine's own cap on events read and not yet
+	// taken by the poller, all connections together (0: 64 MiB): past it the
+	// engine pauses the connections that deliver more until the next poll.
+	MaxQueuedBytes uint64
 	// OnMessage, when set, gets every message on the engine's poller
 	// goroutine instead of the Conn's read queue (Read then only reports the
 	// close). data is a copy the callee owns. It must not block, nor call
@@ -133,8 +145,10 @@ type Engine struct {
 	onUpgrade func(*UpgradeRequest) UpgradeDecision
 	onBackpr  func(*Conn, uint64)
 	onDrain   func(*Conn)
+	limits    queueLimits // per-connection read queue limits
 
 	conns map[uint64]*Conn // the poller goroutine's alone
+	full  []*Conn          // queues paused for their limit in this batch (the poller's)
 
 	dialMu  sync.Mutex
 	dials   map[uint64]chan dialResult
@@ -202,6 +216,7 @@ func Start(opts Options) (*Engine, error) {
 		onUpgrade:    opts.OnUpgrade,
 		onBackpr:     opts.OnBackpressure,
 		onDrain:      opts.OnDrain,
+		limits:       newQueueLimits(&opts),
 		conns:        make(map[uint64]*Conn),
 		dials:        make(map[uint64]chan dialResult),
 		acceptNotify: make(chan struct{}, 1),
@@ -420,6 +435,11 @@ func (e *Engine) run() {
 		for i := 0; i < n; i++ {
 			e.dispatch(&evs[i])
 		}
+		for i, c := range e.full {
+			c.inFull = false
+			e.full[i] = nil
+		}
+		e.full = e.full[:0]
 		if n == 0 && stopped {
 			return // stopped before this poll, and nothing was left
 		}
@@ -452,8 +472,13 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 		data := goBytes(ev.data, ev.len)
 		if e.onMessage != nil {
 			e.onMessage(c, typ, data)
-		} else {
-			c.push(typ, data)
+		} else if c.push(typ, data) && !c.inFull {
+			// Past its limit: pause now, before the rest of the batch. Once
+			// per batch, also when already paused: the engine resumes a
+			// connection it paused for its own queue when polled.
+			c.inFull = true
+			e.full = append(e.full, c)
+			c.pauseIfFull()
 		}
 	case C.RWS_EVENT_OPEN:
 		tag := uint64(ev.tag)

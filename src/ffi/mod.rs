@@ -32,7 +32,9 @@ pub use close::*;
 pub use conn::*;
 pub use engine::callbacks::*;
 pub use engine::config::*;
+pub use engine::connect::*;
 pub use engine::poll::*;
+pub use engine::send::*;
 pub use engine::upgrade::*;
 pub use engine::*;
 pub use event::*;
@@ -94,6 +96,21 @@ macro_rules! slice_arg {
     };
 }
 pub(crate) use slice_arg;
+
+/// Evaluates to the `&str` behind a NUL-terminated C string argument, or
+/// returns the failure (`RWS_ERR_NULL`, or `RWS_ERR_INVALID_ARGUMENT` for one
+/// that is not UTF-8) from the enclosing function. Only for arguments that the
+/// exported function's documented contract declares NULL or NUL-terminated.
+macro_rules! str_arg {
+    ($ptr:expr) => {
+        // SAFETY: the exported function's contract: NULL or a NUL-terminated string.
+        match unsafe { $crate::ffi::c_str($ptr) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        }
+    };
+}
+pub(crate) use str_arg;
 
 /// A byte slice from a pointer and a length; NULL is fine when the length is 0.
 ///

@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use super::handle::{self, try_ref, Boxed};
-use super::{c_str, fail, guard, rws_result, slice_arg};
+use super::{c_str, fail, guard, rws_result, slice_arg, str_arg};
 use crate::net::{TlsAcceptor, TlsClientOptions, TlsConnector};
 
 /// Server certificates for TLS listeners. Opaque; thread-safe (a swap from
@@ -156,16 +156,8 @@ pub unsafe extern "C" fn rws_tls_server_reload_files(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let server = try_ref!(server);
-        // SAFETY: per the contract above.
-        let cert = match unsafe { c_str(cert_path) } {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
-        // SAFETY: per the contract above.
-        let key = match unsafe { c_str(key_path) } {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
+        let cert = str_arg!(cert_path);
+        let key = str_arg!(key_path);
         result(server.acceptor.reload_pem_files(cert, key))
     })
 }
@@ -186,11 +178,7 @@ pub unsafe extern "C" fn rws_tls_server_set_sni_cert(
 ) -> rws_result {
     guard(rws_result::RWS_ERR_PANIC, || {
         let server = try_ref!(server);
-        // SAFETY: per the contract above.
-        let name = match unsafe { c_str(server_name) } {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
+        let name = str_arg!(server_name);
         let cert = slice_arg!(cert_pem, cert_pem_len);
         let key = slice_arg!(key_pem, key_pem_len);
         result(server.acceptor.set_sni_cert_pem(name, cert, key))

@@ -127,6 +127,10 @@ pub fn parse_header(
                 if buf.len() > 2 && buf[2] & 0x80 != 0 {
                     return Err(ProtocolError::LengthTopBitSet);
                 }
+                // Six zero bytes leave at most 0xFFFF: no valid header starts so.
+                if buf.len() >= 8 && buf[2..8] == [0; 6] {
+                    return Err(ProtocolError::NonMinimalLength);
+                }
                 return Ok(None);
             };
             let mut be = [0u8; 8];
@@ -454,5 +458,15 @@ mod tests {
         let mut h = vec![0x82, 127];
         h.extend_from_slice(&65535u64.to_be_bytes());
         assert_eq!(parse_client(&h), Err(ProtocolError::NonMinimalLength));
+        // Found by the frame_header fuzz target: six zero bytes of a 64-bit
+        // length already prove it non-minimal; `Ok(None)` there promised a
+        // valid header to come.
+        assert_eq!(parse_client(&h[..8]), Err(ProtocolError::NonMinimalLength));
+        assert_eq!(parse_client(&h[..7]), Ok(None));
+        assert_eq!(
+            parse_client(&[0x82, 127, 0, 0, 0, 0, 0, 1]),
+            Ok(None),
+            "0x1_0000 and up is minimal"
+        );
     }
 }

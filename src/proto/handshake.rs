@@ -223,6 +223,10 @@ pub fn parse_request(
             // Base64 is ASCII: the decode above proved it.
             key = Some(String::from_utf8_lossy(value).into_owned());
         } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+            // Two fields read as the list "13, 13", which is not "13" (§4.2.1).
+            if version.is_some() {
+                return Err(HandshakeError::new(400, "repeated Sec-WebSocket-Version"));
+            }
             version = Some(h.value.trim_ascii());
         } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
             for t in header_tokens(h.value) {
@@ -280,7 +284,9 @@ fn check_header(name: &str, value: &str) -> Result<(), InvalidHeader> {
     if name.is_empty() || !name.bytes().all(token) {
         return Err(InvalidHeader(name.to_owned()));
     }
-    if value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0) {
+    // A field value is visible characters, spaces and tabs (RFC 7230 §3.2):
+    // any other control character makes the head malformed for the peer.
+    if value.bytes().any(|c| (c < b' ' && c != b'\t') || c == 0x7F) {
         return Err(InvalidHeader(format!("{name}: {value}")));
     }
     Ok(())

@@ -28,9 +28,48 @@ const DISPATCH_MIN_LEN: usize = 64;
 /// target feature; only kernels whose level is supported are ever called.
 type MaskFn = unsafe fn(&mut [u8], [u8; 4], usize);
 
-/// The dispatch pointer: always holds a `MaskFn` cast to `*mut ()`. Starts as
-/// `detect_and_mask`, which installs the real kernel on first use.
-static KERNEL: AtomicPtr<()> = AtomicPtr::new(detect_and_mask as MaskFn as *mut ());
+/// A kernel and the level it implements (`None` for the detecting stub).
+///
+/// The dispatch pointer points at one of these statics rather than holding
+/// the function pointer itself: function pointers have no reliable identity
+/// (one function may have several addresses; Miri gives each cast its own),
+/// so "is the stub still installed?" and "which level is installed?" compare
+/// the addresses of statics, which are unique.
+struct Kernel {
+    // Read by `installed_level`, which only tests use.
+    #[cfg_attr(not(test), allow(dead_code))]
+    level: Option<SimdLevel>,
+    f: MaskFn,
+}
+
+static DETECT: Kernel = Kernel {
+    level: None,
+    f: detect_and_mask,
+};
+static SCALAR: Kernel = Kernel {
+    level: Some(SimdLevel::Scalar),
+    f: mask_scalar_entry,
+};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+static SSE2: Kernel = Kernel {
+    level: Some(SimdLevel::Sse2),
+    f: x86::mask_sse2,
+};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+static AVX2: Kernel = Kernel {
+    level: Some(SimdLevel::Avx2),
+    f: x86::mask_avx2,
+};
+#[cfg(target_arch = "aarch64")]
+static NEON: Kernel = Kernel {
+    level: Some(SimdLevel::Neon),
+    f: neon::mask_neon,
+};
+
+/// The dispatch pointer: always points at one of the `Kernel` statics above
+/// (never written through). Starts at `DETECT`, whose function installs the
+/// real kernel on first use.
+static KERNEL: AtomicPtr<Kernel> = AtomicPtr::new(&DETECT as *const Kernel as *mut Kernel);
 
 /// XORs `buf[i]` with `key[(offset + i) % 4]`, using the active SIMD level.
 ///
@@ -67,7 +106,7 @@ pub fn apply_mask_at(
         return Err(UnsupportedLevel { level });
     }
     match kernel_for(level) {
-        Some(f) => {
+        Some(Kernel { f, .. }) => {
             // SAFETY: `is_supported(level)` was just checked, so the target
             // features the kernel of `level` needs are available.
             unsafe { f(buf, key, offset) };
@@ -89,56 +128,54 @@ pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// before the first dispatched call (for tests).
 #[cfg(test)]
 pub(crate) fn installed_level() -> Option<SimdLevel> {
-    let p = KERNEL.load(Ordering::Relaxed);
-    SimdLevel::ALL
-        .iter()
-        .copied()
-        .find(|&l| kernel_for(l).map(|f| f as *mut ()) == Some(p))
+    // SAFETY: `KERNEL` only ever points at one of the `Kernel` statics.
+    unsafe { (*KERNEL.load(Ordering::Relaxed)).level }
 }
 
 /// Installs the kernel of `level` (which must be supported) as the dispatch
 /// target. Called by `force_level`.
 pub(crate) fn install(level: SimdLevel) {
-    if let Some(f) = kernel_for(level).filter(|_| is_supported(level)) {
-        KERNEL.store(f as *mut (), Ordering::Relaxed);
+    if let Some(k) = kernel_for(level).filter(|_| is_supported(level)) {
+        KERNEL.store(k as *const Kernel as *mut Kernel, Ordering::Relaxed);
     }
 }
 
 #[inline(always)]
 fn load_kernel() -> MaskFn {
-    let p = KERNEL.load(Ordering::Relaxed);
-    // SAFETY: `KERNEL` is only ever stored values of type `MaskFn` cast to
-    // `*mut ()` (initialiser, `install`, `detect_and_mask`), and function
-    // pointers and data pointers have the same size on supported targets.
-    unsafe { std::mem::transmute::<*mut (), MaskFn>(p) }
+    // SAFETY: `KERNEL` only ever points at one of the `Kernel` statics
+    // (initialiser, `install`, `detect_and_mask`), which live forever.
+    unsafe { (*KERNEL.load(Ordering::Relaxed)).f }
 }
 
 /// Initial dispatch target: chooses the level, installs its kernel (unless
 /// `force_level` already installed one) and runs it.
 unsafe fn detect_and_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let level = crate::simd::active_level();
-    let f = match kernel_for(level).filter(|_| is_supported(level)) {
-        Some(f) => f,
-        None => mask_scalar_entry as MaskFn,
-    };
+    let k = kernel_for(level)
+        .filter(|_| is_supported(level))
+        .unwrap_or(&SCALAR);
     // If `force_level` installed a kernel meanwhile, keep that one.
-    let stub = detect_and_mask as MaskFn as *mut ();
-    let _ = KERNEL.compare_exchange(stub, f as *mut (), Ordering::Relaxed, Ordering::Relaxed);
-    // SAFETY: `f` is the scalar kernel or the kernel of a supported level.
-    unsafe { f(buf, key, offset) }
+    let _ = KERNEL.compare_exchange(
+        &DETECT as *const Kernel as *mut Kernel,
+        k as *const Kernel as *mut Kernel,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    // SAFETY: `k` is the scalar kernel or the kernel of a supported level.
+    unsafe { (k.f)(buf, key, offset) }
 }
 
 /// The kernel for `level`, if compiled for this target. The caller must
 /// still check `is_supported(level)` before calling it.
-fn kernel_for(level: SimdLevel) -> Option<MaskFn> {
+fn kernel_for(level: SimdLevel) -> Option<&'static Kernel> {
     match level {
-        SimdLevel::Scalar => Some(mask_scalar_entry as MaskFn),
+        SimdLevel::Scalar => Some(&SCALAR),
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        SimdLevel::Sse2 => Some(x86::mask_sse2 as MaskFn),
+        SimdLevel::Sse2 => Some(&SSE2),
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        SimdLevel::Avx2 => Some(x86::mask_avx2 as MaskFn),
+        SimdLevel::Avx2 => Some(&AVX2),
         #[cfg(target_arch = "aarch64")]
-        SimdLevel::Neon => Some(neon::mask_neon as MaskFn),
+        SimdLevel::Neon => Some(&NEON),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -496,6 +533,26 @@ mod tests {
                 for start in 0..64 {
                     let key = rng.key();
                     check_all(&data, start, len, key, offset);
+                }
+            }
+        }
+    }
+
+    /// The head / SIMD body / tail split at the alignments and lengths that
+    /// matter, on buffers short enough for Miri (`scripts/miri.sh` skips the
+    /// exhaustive test above, which takes hours there).
+    #[test]
+    fn miri_lengths_offsets_alignments() {
+        let mut rng = Rng(0xC0FF_EE00);
+        let mut data = vec![0u8; 160 + 32];
+        rng.fill(&mut data);
+        let lens = [
+            0, 1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 95, 96, 127, 128, 129, 160,
+        ];
+        for &len in &lens {
+            for offset in 0..4 {
+                for &start in &[0, 1, 2, 3, 5, 7, 8, 13, 16, 31] {
+                    check_all(&data, start, len, rng.key(), offset);
                 }
             }
         }

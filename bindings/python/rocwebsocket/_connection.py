@@ -20,6 +20,7 @@ from typing import (
 )
 
 from ._ffi import Data, UnknownConnectionError
+from ._flow import Flow
 from ._types import CloseCode, EventType, closed_error
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ class Connection:
     """One open WebSocket connection of an engine attached to an asyncio loop.
 
     Messages queue up here (copied out of the engine: ``str`` for text,
-    ``bytes`` for binary) until :meth:`recv` or ``async for`` takes them.
-    Methods must be called from the loop's thread.
+    ``bytes`` for binary) until :meth:`recv` or ``async for`` takes them. The
+    queue is bounded (the engine's ``max_queue``/``max_queue_bytes``): past
+    its limit, reading from the peer pauses until the application catches up
+    (see :attr:`queue_depth`). Methods must be called from the loop's thread.
     """
 
     def __init__(self, engine: "Engine", conn_id: int, path: str, tag: int) -> None:
@@ -53,18 +56,27 @@ class Connection:
         #: The close reason once closed, else ``None``.
         self.close_reason: Optional[str] = None
         self._inbox: Deque[Message] = collections.deque()
+        self._sizes: Deque[int] = collections.deque()  # payload bytes of each queued message
+        self._flow = Flow(engine._max_queue, engine._max_queue_bytes)
         self._waiter: Optional["asyncio.Future[None]"] = None
         self._closed_fut: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
         self._drain_fut: Optional["asyncio.Future[None]"] = None
 
     # -- called by the engine's dispatch --
-    def _deliver(self, message: Message) -> None:
-        self._inbox.append(message)
+    def _deliver(self, message: Message, size: int) -> bool:
+        """Queues a message of ``size`` payload bytes; True when the queue
+        is now past its limit (the engine then pauses reading)."""
+        inbox = self._inbox
+        inbox.append(message)
+        self._sizes.append(size)
+        flow = self._flow
+        flow.bytes += size
         w = self._waiter
         if w is not None:
             self._waiter = None
             if not w.done():
                 w.set_result(None)
+        return flow.over(len(inbox))
 
     def _closed(self, code: int, reason: str) -> None:
         self.close_code = CloseCode.code(code)
@@ -90,6 +102,22 @@ class Connection:
 
     # -- public --
     @property
+    def queue_depth(self) -> int:
+        """Messages received and not yet taken by :meth:`recv`."""
+        return len(self._inbox)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Payload bytes of the messages in :attr:`queue_depth`."""
+        return self._flow.bytes
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether reading from the peer is paused (a full receive queue or
+        ``Engine.pause_reading``)."""
+        return self._flow.full or self._flow.user_paused
+
+    @property
     def closed(self) -> bool:
         """Whether the connection is gone (its CLOSE event arrived)."""
         return self.close_code is not None
@@ -107,7 +135,14 @@ class Connection:
                 raise closed_error(self.close_code, self.close_reason or "")
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
-        return self._inbox.popleft()
+        message = self._inbox.popleft()
+        flow = self._flow
+        flow.bytes -= self._sizes.popleft()
+        if flow.full and flow.below_half(len(self._inbox)):
+            flow.full = False
+            if not flow.user_paused and self.close_code is None:
+                self.engine._set_reading(self.id, True)
+        return message
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()

@@ -7,9 +7,11 @@ It offers two ways to receive:
   from one thread; fastest, :meth:`Engine.poll_batch` hands over a whole
   batch as columns (:class:`~rocwebsocket.Batch`) without an object per event;
 * asyncio: the engine's wake-up descriptor (``rws_engine_event_fd``) is
-  watched with ``loop.add_reader``; each wake-up drains every ready event in
-  one call and hands them to :class:`~rocwebsocket.Connection` objects
-  (``async for msg in conn``) or to a :class:`~rocwebsocket.Listener`
+  watched with ``loop.add_reader``; each wake-up takes one batch (at most
+  ``batch_size`` events) in one call, then hands control back to the loop,
+  and hands them to :class:`~rocwebsocket.Connection` objects
+  (``async for msg in conn``, a bounded receive queue that pauses reading
+  from the peer when full) or to a :class:`~rocwebsocket.Listener`
   (zero-copy ``memoryview``, no coroutine per message).
 
 Sending (``send``, ``close``, ``broadcast``, ``publish``, ``subscribe``,
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Op
 from . import _ffi
 from ._batch import Batch, rws_event_batch
 from ._ffi import Data, StoppedError, lib
+from ._flow import DEFAULT_MAX_QUEUE, DEFAULT_MAX_QUEUE_BYTES
 from ._types import CloseCode, ConnectError, Event, EventType
 from ._upgrade import Accept, Decision, Reject, UpgradeRequest
 
@@ -127,6 +130,13 @@ class Engine:
             ``request.origin``, choose one of ``request.protocols``, add
             headers, or reject with an HTTP status. The UPGRADE events stay
             in the polled events too. An exception rejects with 500.
+        max_queue, max_queue_bytes: the receive queue of each
+            :class:`~rocwebsocket.Connection` (messages not yet taken by
+            ``recv``/``async for``): past either limit (default 4096
+            messages, 16 MiB) the engine stops reading from that connection,
+            so TCP pushes back on the peer, until the queue is down to half of
+            both; nothing is dropped. 0 or ``None``: no limit. A
+            :class:`~rocwebsocket.Listener` has no queue.
 
     Raises:
         EngineStartError: bad settings, bad certificates, or an address that
@@ -148,6 +158,8 @@ class Engine:
         client_cafile: Optional[str] = None,
         tls_listen: Sequence[str] = (),
         on_upgrade: Optional[Callable[[UpgradeRequest], Decision]] = None,
+        max_queue: Optional[int] = DEFAULT_MAX_QUEUE,
+        max_queue_bytes: Optional[int] = DEFAULT_MAX_QUEUE_BYTES,
         **settings: Any,
     ) -> None:
         if isinstance(listen, str):
@@ -195,6 +207,9 @@ class Engine:
         self._accept_waiters: Deque["asyncio.Future[None]"] = collections.deque()
         self._dials: Dict[int, "asyncio.Future[Connection]"] = {}
         self._tags = itertools.count(1 << 62)
+        # Per-connection receive queue limits (0 or None: no limit).
+        self._max_queue = max_queue or 0
+        self._max_queue_bytes = max_queue_bytes or 0
 
     # ---- properties ----
     @property
@@ -307,12 +322,32 @@ class Engine:
         """Stops reading from ``conn`` (its events already read still come);
         the peer then meets TCP flow control. Idle and pong deadlines wait.
         The engine also pauses connections by itself once ``max_queued_bytes``
-        of events wait untaken, and resumes them when a poll takes the queue."""
+        of events wait untaken, and resumes them when a poll takes the queue.
+        A :class:`~rocwebsocket.Connection` paused here stays paused until
+        :meth:`resume_reading`, whatever its receive queue does."""
+        c = self._conns.get(conn)
+        if c is not None:
+            c._flow.user_paused = True
         self._call(lib.rws_engine_pause_reading, conn)
 
     def resume_reading(self, conn: int) -> None:
-        """Resumes reading from ``conn`` (a no-op when it is not paused)."""
+        """Resumes reading from ``conn`` (a no-op when it is not paused). A
+        :class:`~rocwebsocket.Connection` whose receive queue is full stays
+        paused until ``recv`` takes it down to half."""
+        c = self._conns.get(conn)
+        if c is not None:
+            c._flow.user_paused = False
+            if c._flow.full:
+                return
         self._call(lib.rws_engine_resume_reading, conn)
+
+    def _set_reading(self, conn: int, reading: bool) -> None:
+        """Pauses or resumes ``conn`` for its receive queue; a connection
+        that is gone (or an engine that is stopping) needs neither."""
+        try:
+            self._call(lib.rws_engine_resume_reading if reading else lib.rws_engine_pause_reading, conn)
+        except _ffi.RocwsError:
+            pass
 
     def connect(
         self,
@@ -542,12 +577,12 @@ class Engine:
         except StoppedError:
             return  # astop() drains once the engine has stopped
         try:
-            while True:
-                batch = self._poll_raw(self._batch_size, 0)
-                if batch:
-                    self._dispatch(batch)
-                if len(batch) < self._batch_size:
-                    break
+            # One batch per wake-up, then back to the loop so its other
+            # callbacks and timers run: the descriptor stays readable while
+            # events are left, so the loop calls again on its next turn.
+            batch = self._poll_raw(self._batch_size, 0)
+            if batch:
+                self._dispatch(batch)
         finally:
             gate.leave()
 
@@ -559,6 +594,7 @@ class Engine:
         data, ends = batch.data, batch.offsets.tolist()
         view = memoryview(data)
         tags, codes = batch.tags, batch.close_codes
+        full: "set[Connection]" = set()
         for i, (t, cid, start, end) in enumerate(zip(batch.types, batch.conns, ends, ends[1:])):
             if t == 1 or t == 2:  # TEXT, BINARY
                 conn = conns.get(cid)
@@ -572,7 +608,14 @@ class Engine:
                         log.exception("Listener.on_message failed")
                 else:
                     payload = data[start:end]
-                    conn._deliver(payload.decode() if t == 1 else payload)
+                    if conn._deliver(payload.decode() if t == 1 else payload, end - start) and conn not in full:
+                        # Past its limit: pause now, before the rest of the
+                        # batch. Once per batch, also when already paused:
+                        # the engine resumes a connection it paused for its
+                        # own queue when polled.
+                        full.add(conn)
+                        conn._flow.full = True
+                        self._set_reading(cid, False)
                 continue
             tag, code = tags[i], codes[i]
             if t == 7:  # OPEN

@@ -175,8 +175,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         depth,
         rate,
         text,
-        warmup: Duration::from_secs_f64(warmup),
-        duration: Duration::from_secs_f64(duration),
+        warmup: Duration::try_from_secs_f64(warmup)
+            .map_err(|_| format!("--warmup: not a number of seconds: {warmup}"))?,
+        duration: Duration::try_from_secs_f64(duration)
+            .map_err(|_| format!("--duration: not a number of seconds: {duration}"))?,
         pin_threads: pin.clone(),
     };
     Ok(Options {

@@ -36,9 +36,10 @@ const USAGE: &str = "usage:
       --max-message BYTES          largest message, 1009 beyond (default 16 MiB)
       --max-frame BYTES            largest frame, 1009 beyond (default 16 MiB)
       --max-buffered BYTES         unsent bytes per connection before it is dropped with 1008 (default 64 MiB)
-      --idle-timeout SECS          drop connections silent this long
+      --idle-timeout SECS          close connections silent this long with 1001 (default: off)
       --ping-interval SECS         ping connections silent this long; drop them if no answer in 10 s
-      --handshake-timeout SECS     drop connections that do not finish the upgrade (default 10)
+                                   (default 30; 0 turns keepalive pings off)
+      --handshake-timeout SECS     drop connections that do not finish the upgrade (default 10; 0: off)
       --tls-cert FILE --tls-key FILE
                                    serve wss:// with this PEM certificate chain and key: on the
                                    --tls-listen addresses, or else on every --listen address;
@@ -224,22 +225,13 @@ fn serve(args: &[String]) -> Result<(), String> {
             }
             "--notify-backpressure" => config.limits.backpressure = BackpressurePolicy::Notify,
             "--idle-timeout" => {
-                config.timeouts.idle = Some(Duration::from_secs_f64(number(
-                    value(args, &mut i, flag)?,
-                    flag,
-                )?))
+                config.timeouts.idle = seconds_or_off(value(args, &mut i, flag)?, flag)?
             }
             "--ping-interval" => {
-                config.timeouts.ping_interval = Some(Duration::from_secs_f64(number(
-                    value(args, &mut i, flag)?,
-                    flag,
-                )?))
+                config.timeouts.ping_interval = seconds_or_off(value(args, &mut i, flag)?, flag)?
             }
             "--handshake-timeout" => {
-                config.timeouts.handshake = Some(Duration::from_secs_f64(number(
-                    value(args, &mut i, flag)?,
-                    flag,
-                )?))
+                config.timeouts.handshake = seconds_or_off(value(args, &mut i, flag)?, flag)?
             }
             "--tls-cert" => tls.cert = Some(value(args, &mut i, flag)?.to_owned()),
             "--tls-key" => tls.key = Some(value(args, &mut i, flag)?.to_owned()),
@@ -582,4 +574,15 @@ fn autobahn_client(args: &[String]) -> Result<(), String> {
     let cases = result?;
     eprintln!("rocws: ran {cases} Autobahn cases");
     Ok(())
+}
+
+/// A duration in seconds for a timeout flag; 0 turns the timeout off.
+fn seconds_or_off(text: &str, flag: &str) -> Result<Option<Duration>, String> {
+    let secs: f64 = number(text, flag)?;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| format!("{flag}: not a number of seconds: {text}"))
 }

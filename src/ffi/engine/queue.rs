@@ -11,8 +11,10 @@
 //! fill the other: double buffering. A byte cap pauses reading from the
 //! connections that deliver past it, and the consumer's swap resumes them, so
 //! a slow consumer slows its peers through TCP flow control instead of
-//! growing memory without bound.
+//! growing memory without bound. A connection the application paused itself
+//! (`rws_engine_pause_reading`) stays paused through that swap.
 
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -121,6 +123,12 @@ struct Pending {
     events: Packed,
     /// Connections paused because the queue passed its cap.
     paused: Vec<ConnId>,
+    /// Open connections the application paused (`rws_engine_pause_reading`)
+    /// and has not resumed: a swap leaves them paused.
+    app_paused: HashSet<u64>,
+    /// Connections whose OPEN was queued and CLOSE not yet: only these enter
+    /// `app_paused`, so that pausing unknown ids cannot grow it.
+    open: HashSet<u64>,
 }
 
 /// Events waiting for the consumer, with an eventfd that is readable while
@@ -236,11 +244,44 @@ impl EventQueue {
         }
         std::mem::swap(&mut pending.events, &mut taken.events);
         self.pending_bytes.store(0, Ordering::Relaxed);
+        // The queue is empty again: let the paused connections read, but
+        // those the application paused. Under the lock, so that an
+        // application's pause (see `set_app_paused`) reaches the connection
+        // after this resume, not before it.
         let paused = std::mem::take(&mut pending.paused);
-        drop(pending);
-        // The queue is empty again: let the paused connections read.
         for id in paused {
-            let _ = handle.resume_reading(id);
+            if !pending.app_paused.contains(&id.0) {
+                let _ = handle.resume_reading(id);
+            }
+        }
+    }
+
+    /// Notes that the application paused (`paused`) or resumed a connection
+    /// and runs `command`, the pause or resume itself, under the same lock
+    /// as a swap's resumes, so that the two keep their order.
+    pub(super) fn set_app_paused<R>(
+        &self,
+        id: ConnId,
+        paused: bool,
+        command: impl FnOnce() -> R,
+    ) -> R {
+        let mut pending = self.lock();
+        if !paused {
+            pending.app_paused.remove(&id.0);
+        } else if pending.open.contains(&id.0) {
+            pending.app_paused.insert(id.0);
+        }
+        command()
+    }
+
+    /// Tracks which connections are open (see `Pending::open`).
+    fn set_open(&self, id: ConnId, open: bool) {
+        let mut pending = self.lock();
+        if open {
+            pending.open.insert(id.0);
+        } else {
+            pending.open.remove(&id.0);
+            pending.app_paused.remove(&id.0);
         }
     }
 }
@@ -289,6 +330,8 @@ impl Handler for QueueHandler {
     }
 
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
+        // Known as open before the application can see it.
+        self.queue.set_open(conn.id(), true);
         let path = info.path.as_bytes();
         self.push_now(
             rws_event_type::RWS_EVENT_OPEN,
@@ -326,6 +369,7 @@ impl Handler for QueueHandler {
     fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
         let t = rws_event_type::RWS_EVENT_CLOSE;
         self.push_now(t, id, tag, code.0, reason.as_bytes());
+        self.queue.set_open(id, false);
     }
 
     fn on_drain(&mut self, conn: &mut Conn<'_>) {

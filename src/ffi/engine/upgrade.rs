@@ -6,7 +6,8 @@ use std::ffi::c_char;
 
 use super::super::handle::{self, try_lent, try_ref, Lent};
 use super::super::{c_str, check_null, fail, guard, rws_result, slice_arg};
-use super::{handle_result, rws_engine};
+use super::rws_engine;
+use super::send::handle_result;
 use crate::net::{ConnId, HandleError, Upgrade, UpgradeRequest};
 use crate::proto::handshake;
 

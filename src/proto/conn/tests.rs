@@ -1,7 +1,8 @@
 use super::*;
 use crate::proto::close::CloseFrame;
+use bytes::Bytes;
 
-fn server() -> Connection {
+pub(super) fn server() -> Connection {
     Connection::new(Role::Server, ConnConfig::default())
 }
 
@@ -28,7 +29,7 @@ fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn output(conn: &mut Connection) -> Vec<u8> {
+pub(super) fn output(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
     let mut slices = [IoSlice::new(&[]); 16];
     let n = conn.io_slices(&mut slices);
@@ -733,102 +734,5 @@ fn a_pong_keeps_its_place_once_data_follows_or_writing_began() {
             Event::Pong(Bytes::from_static(b"1")),
             Event::Text(Utf8Bytes::from("data"))
         ]
-    );
-}
-
-// ---- deadlines ----
-
-fn ms(n: u64) -> Tick {
-    Tick::from_millis(n)
-}
-
-fn keepalive() -> Timeouts {
-    use std::time::Duration;
-    Timeouts {
-        handshake: Some(Duration::from_millis(100)),
-        idle: Some(Duration::from_millis(1000)),
-        ping_interval: Some(Duration::from_millis(200)),
-        pong_timeout: Duration::from_millis(50),
-        close: Duration::from_millis(70),
-    }
-}
-
-#[test]
-fn keepalive_ping_then_pong_timeout() {
-    let t = keepalive();
-    let mut c = server();
-    c.handshake_finished(ms(0));
-    assert_eq!(c.next_deadline(ms(0), &t), Some(ms(200)));
-    assert_eq!(c.on_timeout(ms(199), &t), None, "early: nothing");
-    assert!(output(&mut c).is_empty());
-    assert_eq!(c.on_timeout(ms(200), &t), None);
-    assert_eq!(output(&mut c), vec![0x89, 0x00], "a keepalive ping");
-    assert_eq!(
-        c.next_deadline(ms(200), &t),
-        Some(ms(250)),
-        "the pong deadline"
-    );
-    assert_eq!(c.on_timeout(ms(250), &t), Some(Expired::Pong));
-}
-
-#[test]
-fn any_received_byte_answers_the_keepalive() {
-    let t = keepalive();
-    let mut c = server();
-    c.handshake_finished(ms(0));
-    c.on_timeout(ms(200), &t);
-    output(&mut c);
-    c.bytes_received(ms(220));
-    assert_eq!(c.next_deadline(ms(220), &t), Some(ms(420)));
-    assert_eq!(c.on_timeout(ms(250), &t), None);
-}
-
-#[test]
-fn idle_timeout_starts_the_closing_handshake_then_the_close_timeout() {
-    let t = Timeouts {
-        ping_interval: None,
-        ..keepalive()
-    };
-    let mut c = server();
-    c.handshake_finished(ms(0));
-    assert_eq!(c.next_deadline(ms(0), &t), Some(ms(1000)));
-    assert_eq!(c.on_timeout(ms(1000), &t), None);
-    let out = output(&mut c);
-    assert_eq!(&out[..4], &[0x88, 14, 0x03, 0xE9], "close 1001");
-    assert_eq!(&out[4..], b"idle timeout");
-    assert_eq!(c.next_deadline(ms(1000), &t), Some(ms(1070)));
-    assert_eq!(c.on_timeout(ms(1070), &t), Some(Expired::Close));
-}
-
-#[test]
-fn a_close_counts_from_the_next_time_passed_in() {
-    let t = keepalive();
-    let mut c = server();
-    c.handshake_finished(ms(0));
-    c.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(c.next_deadline(ms(30), &t), Some(ms(100)));
-}
-
-#[test]
-fn handshake_deadline_and_suspended_liveness() {
-    let t = keepalive();
-    let mut c = server();
-    c.handshake_started(ms(5));
-    assert_eq!(c.next_deadline(ms(5), &t), Some(ms(105)));
-    assert_eq!(c.on_timeout(ms(105), &t), Some(Expired::Handshake));
-    let mut c = server();
-    c.handshake_finished(ms(0));
-    c.suspend_liveness();
-    assert_eq!(
-        c.next_deadline(ms(10), &t),
-        None,
-        "paused: silence proves nothing"
-    );
-    assert_eq!(c.on_timeout(ms(5000), &t), None);
-    c.resume_liveness(ms(5000));
-    assert_eq!(
-        c.next_deadline(ms(5000), &t),
-        Some(ms(5200)),
-        "restarted from now"
     );
 }

@@ -214,13 +214,36 @@ fn client_round_trip() {
 }
 
 #[test]
+fn a_repeated_version_is_refused() {
+    // Found by the handshake_request fuzz target: the last of two
+    // Sec-WebSocket-Version fields won, so "8" then "13" was accepted.
+    for (first, second) in [("13", "13"), ("8", "13")] {
+        let twice = RFC_REQUEST.replace(
+            "Sec-WebSocket-Version: 13\r\n",
+            &format!("Sec-WebSocket-Version: {first}\r\nSec-WebSocket-Version: {second}\r\n"),
+        );
+        assert_eq!(status_of(&twice), 400, "{first}, {second}");
+    }
+}
+
+#[test]
 fn client_refuses_bad_request_parts() {
     let mut out = Vec::new();
     assert!(ClientHandshake::write_request(&mut out, "h\r\nX: y", "/", &[], &[]).is_err());
     assert!(ClientHandshake::write_request(&mut out, "h", "/a b", &[], &[]).is_err());
     assert!(ClientHandshake::write_request(&mut out, "h", "/a#frag", &[], &[]).is_err());
     assert!(ClientHandshake::write_request(&mut out, "h", "/", &["bad proto"], &[]).is_err());
+    // Found by the handshake_response fuzz target: a control character in a
+    // header value was written, and our own server refused the request (400).
+    assert!(ClientHandshake::write_request(&mut out, "h\x03st", "/", &[], &[]).is_err());
+    assert!(ClientHandshake::write_request(&mut out, "h", "/", &[], &[("X-A", "\x7F")]).is_err());
     assert!(out.is_empty());
+    let hs = ClientHandshake::write_request(&mut out, "h\tst", "/", &[], &[("X-A", "é ok")]);
+    assert!(
+        hs.is_ok(),
+        "tab, space and non-ASCII bytes are valid in a value"
+    );
+    assert!(parse_request(&out, DEFAULT_MAX_HEAD).unwrap().is_some());
 }
 
 /// A handler's extra headers may not override what the handshake negotiated
