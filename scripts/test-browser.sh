@@ -24,7 +24,7 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
 SERVER= HTTP= BROWSER=
-trap 'kill $SERVER $HTTP $BROWSER 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK" 2>/dev/null; true' EXIT
+trap 'kill $SERVER $HTTP $BROWSER 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK" 2>/dev/null || true' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1
