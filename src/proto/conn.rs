@@ -138,7 +138,16 @@ pub struct Connection {
     failed: Option<ProtocolError>,
     /// Where the connection's life stands, for its deadlines.
     stage: Stage,
+    /// Pongs queued since output was last written: up to `PONGS_KEPT`
+    /// each ping gets its own answer, past it they are coalesced.
+    pongs_unwritten: u8,
 }
+
+/// The most pongs that wait unwritten: until then each ping gets its own
+/// answer, after it the last pong is replaced by the latest ping's (RFC 6455
+/// §5.5.3: the latest ping is enough), so a ping flood costs a bounded
+/// queue. Autobahn 2.10 sends 10 pings at once and wants 10 pongs.
+pub const PONGS_KEPT: u8 = 16;
 
 impl Connection {
     /// A connection in the open state for `role` (the opening handshake is
@@ -157,6 +166,7 @@ impl Connection {
             send_utf8: Utf8Validator::new(),
             close: CloseState::Open,
             failed: None,
+            pongs_unwritten: 0,
             stage: Stage::Open {
                 last_rx: None,
                 ping_sent: None,
@@ -456,6 +466,9 @@ impl Connection {
     /// Marks `n` queued bytes as written.
     pub fn advance_output(&mut self, n: usize) {
         self.out.advance(n);
+        if n > 0 {
+            self.pongs_unwritten = 0;
+        }
     }
 
     /// Takes back the read buffer when it holds no unprocessed bytes, so an

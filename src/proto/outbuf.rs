@@ -87,6 +87,12 @@ impl OutQueue {
         self.pong.is_some()
     }
 
+    /// Makes the pending pong ordinary queued bytes (it will be sent as
+    /// it is; a later pong no longer replaces it).
+    pub fn keep_pong(&mut self) {
+        self.settle_pong();
+    }
+
     /// Makes the pending pong ordinary queued bytes: something is about to
     /// be queued after it.
     fn settle_pong(&mut self) {

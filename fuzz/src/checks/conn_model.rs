@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::Bytes;
-use rocwebsocket::proto::conn::encode_shared_frame;
+use rocwebsocket::proto::conn::{encode_shared_frame, PONGS_KEPT};
 use rocwebsocket::proto::{CloseCode, ConnConfig, Connection, OpCode, Role, SendError};
 
 use super::input::Input;
@@ -35,8 +35,11 @@ struct Side {
     /// A fragmented message in progress: (text?, all its bytes, bytes sent).
     fragment: Option<(bool, Vec<u8>, usize)>,
     /// Length of an automatic pong at the end of the output, none of it
-    /// written yet: the next ping's answer replaces it (RFC 6455 §5.5.3).
+    /// written yet: past `PONGS_KEPT` the next ping's answer replaces it (§5.5.3).
     pong_pending: Option<usize>,
+    /// Automatic pongs queued since this side's output was last written:
+    /// under `PONGS_KEPT` each ping gets its own pong.
+    pongs_unwritten: u8,
 }
 
 impl Side {
@@ -47,6 +50,7 @@ impl Side {
             close_sent: false,
             fragment: None,
             pong_pending: None,
+            pongs_unwritten: 0,
         }
     }
 
@@ -151,6 +155,9 @@ fn deliver(sides: &mut [Side; 2], from: usize, max: usize, use_slices: bool) {
     }
     let before = sides[from].conn.buffered_amount();
     sides[from].conn.advance_output(moved.len());
+    if !moved.is_empty() {
+        sides[from].pongs_unwritten = 0;
+    }
     assert_eq!(sides[from].conn.buffered_amount(), before - moved.len());
     if let Some(len) = sides[from].pong_pending {
         if moved.len() > before - len {
@@ -190,6 +197,11 @@ fn deliver(sides: &mut [Side; 2], from: usize, max: usize, use_slices: bool) {
                     } else {
                         2
                     };
+                if receiver.pongs_unwritten < PONGS_KEPT {
+                    // Answered one for one: the previous pong stays.
+                    receiver.pongs_unwritten += 1;
+                    receiver.pong_pending = None;
+                }
                 if receiver.pong_pending.is_some() {
                     let last = sender.expect.back_mut();
                     assert!(matches!(last, Some(Ev::Pong(_))), "pending pong not last");

@@ -276,8 +276,9 @@ impl Connection {
         self.queue_frame(OpCode::Close, &payload[..n]);
     }
 
-    /// Queues the answer to a ping, replacing a pong still waiting unwritten
-    /// at the end of the queue (RFC 6455 §5.5.3: the latest ping is enough).
+    /// Queues the answer to a ping. Past `PONGS_KEPT` pongs unwritten, it
+    /// replaces the pong still waiting at the end of the queue (RFC 6455
+    /// §5.5.3: the latest ping is enough).
     pub(super) fn queue_auto_pong(&mut self, payload: &[u8]) {
         // A ping that reached this point passed the 125-byte control rule.
         let payload = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
@@ -296,6 +297,11 @@ impl Connection {
         frame[n..n + payload.len()].copy_from_slice(payload);
         if let Some(key) = mask {
             apply_mask(&mut frame[n..n + payload.len()], key, 0);
+        }
+        if self.pongs_unwritten < super::PONGS_KEPT {
+            // Still answering one for one: the previous pong stays as it is.
+            self.pongs_unwritten += 1;
+            self.out.keep_pong();
         }
         self.out.set_pong(&frame[..n + payload.len()]);
     }

@@ -680,8 +680,11 @@ fn a_ping_flood_queues_one_pong() {
             c.feed(chunk);
             while c.next_event().is_some() {}
         }
+        // At most PONGS_KEPT pongs wait: the first pings are answered one for
+        // one (Autobahn 2.10), then the last pong follows the latest ping.
         let one_pong = if role == Role::Server { 2 + 4 } else { 6 + 4 };
-        assert_eq!(c.buffered_amount(), one_pong, "{role:?}");
+        let kept = usize::from(PONGS_KEPT);
+        assert_eq!(c.buffered_amount(), kept * one_pong, "{role:?}");
         let out = output(&mut c);
         let peer_role = if role == Role::Server {
             Role::Client
@@ -690,13 +693,33 @@ fn a_ping_flood_queues_one_pong() {
         };
         let mut peer = Connection::new(peer_role, ConnConfig::default());
         peer.feed(&out);
-        assert_eq!(
-            events(&mut peer),
-            vec![Event::Pong(Bytes::copy_from_slice(
-                &99_999u32.to_be_bytes()
-            ))]
-        );
+        let mut expected: Vec<Event> = (0..kept as u32 - 1)
+            .map(|i| Event::Pong(Bytes::copy_from_slice(&i.to_be_bytes())))
+            .collect();
+        expected.push(Event::Pong(Bytes::copy_from_slice(
+            &99_999u32.to_be_bytes(),
+        )));
+        assert_eq!(events(&mut peer), expected);
     }
+}
+
+#[test]
+fn a_burst_of_pings_gets_a_pong_each() {
+    // Autobahn 2.10: ten pings in one read, ten pongs with their payloads.
+    let mut s = server();
+    let mut wire = Vec::new();
+    for i in 0..10u8 {
+        wire.extend_from_slice(&client_frame(0x89, &[i; 3]));
+    }
+    s.feed(&wire);
+    while s.next_event().is_some() {}
+    let out = output(&mut s);
+    let mut peer = client();
+    peer.feed(&out);
+    let expected: Vec<Event> = (0..10u8)
+        .map(|i| Event::Pong(Bytes::copy_from_slice(&[i; 3])))
+        .collect();
+    assert_eq!(events(&mut peer), expected);
 }
 
 #[test]
