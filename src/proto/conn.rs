@@ -147,7 +147,7 @@ pub struct Connection {
 /// answer, after it the last pong is replaced by the latest ping's (RFC 6455
 /// §5.5.3: the latest ping is enough), so a ping flood costs a bounded
 /// queue. Autobahn 2.10 sends 10 pings at once and wants 10 pongs.
-pub const PONGS_KEPT: u8 = 16;
+pub(crate) const PONGS_KEPT: u8 = 16;
 
 impl Connection {
     /// A connection in the open state for `role` (the opening handshake is
