@@ -1,7 +1,6 @@
 //! What an application implements to use the event loop, and what it gets.
 
 use std::io;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -232,7 +231,7 @@ pub struct Conn<'a> {
     /// sends, so receive-only connections take none.
     pub(crate) write_pool: &'a mut BufferPool,
     pub(crate) topics: &'a mut Topics,
-    pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) subscriptions: &'a mut super::topics::SubscriptionList,
     pub(crate) read_paused: &'a mut bool,
     pub(crate) tag: &'a mut u64,
     pub(crate) handle: &'a Handle,
@@ -322,8 +321,7 @@ impl Conn<'_> {
 
     /// Unsubscribes this connection from `topic`.
     pub fn unsubscribe(&mut self, topic: &str) {
-        if let Some(i) = self.subscriptions.iter().position(|t| &**t == topic) {
-            let topic = self.subscriptions.swap_remove(i);
+        if let Some(topic) = self.subscriptions.remove(topic) {
             self.topics.unsubscribe(&topic, self.id);
         }
     }

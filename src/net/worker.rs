@@ -24,7 +24,7 @@ use super::handler::{Conn, ConnId, Handler};
 use super::pool::BufferPool;
 use super::timer::{Clock, Tick, Timers};
 use super::tls::TlsAcceptor;
-use super::topics::Topics;
+use super::topics::{SubscriptionList, Topics};
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake};
 use crate::proto::{CloseCode, Connection, Expired, Role};
@@ -162,11 +162,11 @@ struct Slot {
     /// The read budget ran out with input left: queued for the next turn.
     backlogged: bool,
     over_limit: bool,
-    subscriptions: Vec<Arc<str>>,
+    subscriptions: SubscriptionList,
     tag: u64,
-    /// Unsent bytes as published to other threads (open connections only;
+    /// Unsent bytes are published to other threads (open connections only;
     /// see `Handle::buffered_amount`).
-    published: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    published: bool,
 }
 
 impl Slot {
@@ -187,9 +187,9 @@ impl Slot {
             flow_paused: false,
             backlogged: false,
             over_limit: false,
-            subscriptions: Vec::new(),
+            subscriptions: SubscriptionList::default(),
             tag: 0,
-            published: None,
+            published: false,
         }
     }
 }
@@ -539,14 +539,10 @@ impl<H: Handler> Worker<H> {
                 .fetch_sub(1, Ordering::Relaxed);
         }
         let id = ConnId::new(self.index, slot, c.generation);
-        if c.published.is_some() {
-            self.handle.shared.workers[self.index]
-                .buffered
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+        if c.published {
+            self.handle.shared.workers[self.index].buffered.clear(slot);
         }
-        for topic in &c.subscriptions {
+        for topic in c.subscriptions.iter() {
             self.topics.unsubscribe(topic, id);
         }
         match c.report {

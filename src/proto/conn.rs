@@ -474,7 +474,9 @@ impl Connection {
     /// Takes back the read buffer when it holds no unprocessed bytes, so an
     /// idle connection holds none; a pool can lend it to the next reader.
     pub fn take_idle_read_buffer(&mut self) -> Option<BytesMut> {
-        if self.rbuf.is_empty() && self.current.is_none() && self.rbuf.capacity() > 0 {
+        // Even with no capacity left in its view: a buffer consumed to its end
+        // still holds its allocation.
+        if self.rbuf.is_empty() && self.current.is_none() {
             Some(std::mem::take(&mut self.rbuf))
         } else {
             None

@@ -125,6 +125,8 @@ impl<H: Handler> Worker<H> {
             &headers,
         ) {
             Ok(handshake) => {
+                // A pooled buffer: one allocated for the request would stay.
+                c.ws.lend_write_buffer(self.write_pool.take());
                 c.ws.queue_handshake_bytes(&out);
                 let path = request.url.path.clone();
                 c.phase = Phase::ClientHandshake(Box::new(ClientOpening { handshake, path }));

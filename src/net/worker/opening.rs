@@ -3,8 +3,7 @@
 //! reading of the server's answer.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use mio::Interest;
 
@@ -296,6 +295,9 @@ impl<H: Handler> Worker<H> {
                     .write_response(&mut out);
                     return self.reject(slot, &out);
                 }
+                // The answer goes into a pooled buffer: one allocated for it
+                // would stay with the idle connection.
+                self.lend_write_buffer(slot);
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
                 c.ws.discard_input(consumed);
@@ -326,14 +328,12 @@ impl<H: Handler> Worker<H> {
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
         c.report = Report::Owed;
-        let published = Arc::new(AtomicUsize::new(c.ws.buffered_amount()));
-        c.published = Some(published.clone());
-        self.handle.shared.workers[self.index]
-            .buffered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, published);
-        let c = &mut self.conns[slot];
+        c.published = true;
+        self.handle.shared.workers[self.index].buffered.store(
+            slot,
+            c.generation,
+            c.ws.buffered_amount(),
+        );
         c.ws.handshake_finished(self.now);
         let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
         self.handler.on_open(&mut conn, info);

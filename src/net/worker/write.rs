@@ -3,7 +3,6 @@
 //! writing side.
 
 use std::net::Shutdown;
-use std::sync::atomic::Ordering;
 
 use super::{lend_conn, Phase, Worker};
 use crate::net::config::BackpressurePolicy;
@@ -55,8 +54,10 @@ impl<H: Handler> Worker<H> {
             }
         }
         let buffered = c.ws.buffered_amount();
-        if let Some(p) = &c.published {
-            p.store(buffered, Ordering::Relaxed);
+        if c.published {
+            self.handle.shared.workers[self.index]
+                .buffered
+                .store(slot, c.generation, buffered);
         }
         if buffered == 0 && c.write_blocked {
             c.write_blocked = false;
@@ -87,8 +88,10 @@ impl<H: Handler> Worker<H> {
     pub(super) fn check_backpressure(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         let buffered = c.ws.buffered_amount();
-        if let Some(p) = &c.published {
-            p.store(buffered, Ordering::Relaxed);
+        if c.published {
+            self.handle.shared.workers[self.index]
+                .buffered
+                .store(slot, c.generation, buffered);
         }
         if buffered <= self.config.limits.max_buffered
             || c.over_limit
