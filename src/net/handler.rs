@@ -5,7 +5,7 @@ use std::io;
 use bytes::Bytes;
 
 use super::handle::Handle;
-use super::pool::BufferPool;
+use super::pool::Pools;
 use super::topics::Topics;
 use crate::proto::handshake::Request;
 use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
@@ -227,9 +227,9 @@ pub trait Handler: Send + 'static {
 pub struct Conn<'a> {
     pub(crate) id: ConnId,
     pub(crate) ws: &'a mut Connection,
-    /// The thread's write buffers: one is lent only when this connection
+    /// The thread's pools: a write buffer is lent only when this connection
     /// sends, so receive-only connections take none.
-    pub(crate) write_pool: &'a mut BufferPool,
+    pub(crate) pools: &'a mut Pools,
     pub(crate) topics: &'a mut Topics,
     pub(crate) subscriptions: &'a mut super::topics::SubscriptionList,
     pub(crate) read_paused: &'a mut bool,
@@ -246,9 +246,7 @@ impl Conn<'_> {
     /// The connection, with a pooled write buffer lent for what is about
     /// to be queued.
     fn for_sending(&mut self) -> &mut Connection {
-        if !self.ws.holds_write_buffer() {
-            self.ws.lend_write_buffer(self.write_pool.take());
-        }
+        self.pools.lend_for_writing(self.ws);
         self.ws
     }
 

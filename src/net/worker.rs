@@ -21,7 +21,7 @@ use super::client::ConnectRequest;
 use super::config::Config;
 use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler};
-use super::pool::BufferPool;
+use super::pool::Pools;
 use super::timer::{Clock, Tick, Timers};
 use super::tls::TlsAcceptor;
 use super::topics::{SubscriptionList, Topics};
@@ -199,13 +199,13 @@ fn lend_conn<'a>(
     id: ConnId,
     c: &'a mut Slot,
     topics: &'a mut Topics,
-    write_pool: &'a mut BufferPool,
+    pools: &'a mut Pools,
     handle: &'a Handle,
 ) -> Conn<'a> {
     Conn {
         id,
         ws: &mut c.ws,
-        write_pool,
+        pools,
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
@@ -232,8 +232,7 @@ pub(crate) struct Worker<H: Handler> {
     /// Server connections in the opening handshake, oldest first (slot,
     /// generation; entries of connections that moved on are skipped).
     handshaking: VecDeque<(usize, u32)>,
-    read_pool: BufferPool,
-    write_pool: BufferPool,
+    pools: Pools,
     config: Arc<Config>,
     stop_deadline: Option<Instant>,
     clock: Clock,
@@ -264,8 +263,7 @@ impl<H: Handler> Worker<H> {
             backlog: Vec::new(),
             pending_accepts: Vec::new(),
             handshaking: VecDeque::new(),
-            read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
-            write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
+            pools: Pools::new(READ_SIZE, WRITE_BUFFER, POOL_KEEP),
             config,
             stop_deadline: None,
             clock: Clock::new(),
@@ -314,6 +312,7 @@ impl<H: Handler> Worker<H> {
             }
             self.serve_backlog();
             self.fire_timers();
+            self.pools.trim(self.now.as_millis());
             self.handler.on_wakeup_end();
             self.flush_dirty();
             if let Some(deadline) = self.stop_deadline {
@@ -392,7 +391,13 @@ impl<H: Handler> Worker<H> {
         match c.phase {
             Phase::Connecting(..) => self.finish_connect(slot),
             Phase::ServerHandshake | Phase::ClientHandshake(_) => self.read_handshake(slot),
-            Phase::Open => self.read_frames(slot),
+            Phase::Open => {
+                self.read_frames(slot);
+                // Its own replies go out now, in one write: holding them to
+                // the end of the wake-up would keep a write buffer lent to
+                // every connection served in it (up to the event budget).
+                self.flush_if_dirty(slot);
+            }
             Phase::Rejecting | Phase::Linger => self.read_discard(slot),
             // The rest waits for the decision (then `read_frames`).
             Phase::AwaitingUpgrade(..) => {}
@@ -412,30 +417,18 @@ impl<H: Handler> Worker<H> {
 
     /// Lends a pooled read buffer to a connection about to read.
     fn lend_read_buffer(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if c.ws.input_capacity() == 0 {
-            c.ws.lend_read_buffer(self.read_pool.take());
-        }
+        self.pools.lend_for_reading(&mut self.conns[slot].ws);
     }
 
     /// Lends a write buffer to a connection about to send, if it holds none.
     fn lend_write_buffer(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if c.ws.buffered_amount() == 0 {
-            c.ws.lend_write_buffer(self.write_pool.take());
-        }
+        self.pools.lend_for_writing(&mut self.conns[slot].ws);
     }
 
-    /// Takes back whatever buffers the connection no longer needs, so idle
-    /// connections hold none.
+    /// Takes back whatever the connection no longer needs, so idle
+    /// connections hold no buffer and no in-flight state.
     fn reclaim_buffers(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if let Some(buf) = c.ws.take_idle_read_buffer() {
-            self.read_pool.give(buf);
-        }
-        if let Some(buf) = c.ws.take_idle_write_buffer() {
-            self.write_pool.give(buf);
-        }
+        self.pools.reclaim(&mut self.conns[slot].ws);
     }
 
     // ---- timers ----
@@ -496,6 +489,8 @@ impl<H: Handler> Worker<H> {
 
     fn on_timer(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
+        // A keepalive ping may be queued: into a pooled state.
+        self.pools.lend_in_flight(&mut c.ws);
         match c.ws.on_timeout(self.now, &self.config.timeouts) {
             None => self.after_activity(slot), // a ping or a close may be queued
             Some(Expired::Handshake)
@@ -552,5 +547,19 @@ impl<H: Handler> Worker<H> {
                 .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
             Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What an idle connection costs in the slot table (plus 4 bytes of
+    /// generation, 8 of published count and a timer entry): kept small
+    /// on purpose, see docs/performance.md ("Idle connections").
+    #[test]
+    fn an_idle_connection_stays_small() {
+        let slot = std::mem::size_of::<Option<super::Slot>>();
+        let ws = std::mem::size_of::<crate::proto::Connection>();
+        eprintln!("slot {slot} bytes, of which the protocol state {ws}");
+        assert!(slot <= 200, "Slot grew to {slot} bytes");
     }
 }

@@ -126,7 +126,7 @@ impl<H: Handler> Worker<H> {
         ) {
             Ok(handshake) => {
                 // A pooled buffer: one allocated for the request would stay.
-                c.ws.lend_write_buffer(self.write_pool.take());
+                self.pools.lend_for_writing(&mut c.ws);
                 c.ws.queue_handshake_bytes(&out);
                 let path = request.url.path.clone();
                 c.phase = Phase::ClientHandshake(Box::new(ClientOpening { handshake, path }));

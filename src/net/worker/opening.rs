@@ -121,6 +121,8 @@ impl<H: Handler> Worker<H> {
     pub(super) fn read_handshake(&mut self, slot: usize) {
         let max_head = self.config.limits.max_handshake;
         let mut scratch = [0u8; HANDSHAKE_READ];
+        // A pooled state (no read buffer: the head grows its own).
+        self.pools.lend_in_flight(&mut self.conns[slot].ws);
         loop {
             let c = &mut self.conns[slot];
             let have = c.ws.input().len();
@@ -335,7 +337,7 @@ impl<H: Handler> Worker<H> {
             c.ws.buffered_amount(),
         );
         c.ws.handshake_finished(self.now);
-        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
         self.handler.on_open(&mut conn, info);
         // Frames that arrived with the handshake (the rest: read_frames).
         self.dispatch(slot, self.config.limits.event_budget.max(1));

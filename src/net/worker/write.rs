@@ -26,15 +26,23 @@ impl<H: Handler> Worker<H> {
         while !self.dirty.is_empty() {
             let dirty = std::mem::take(&mut self.dirty);
             for &slot in &dirty {
-                if let Some(c) = self.conns.get_mut(slot) {
-                    c.dirty = false;
-                    self.flush(slot);
-                }
+                self.flush_if_dirty(slot);
             }
             // Reuse the allocation unless flushing queued more (handlers in on_drain).
             if self.dirty.is_empty() {
                 self.dirty = dirty;
                 self.dirty.clear();
+            }
+        }
+    }
+
+    /// Flushes a connection marked dirty (once: it may have been flushed
+    /// already since it was marked).
+    pub(super) fn flush_if_dirty(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            if c.dirty {
+                c.dirty = false;
+                self.flush(slot);
             }
         }
     }
@@ -115,7 +123,7 @@ impl<H: Handler> Worker<H> {
     pub(super) fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
         let id = self.id(slot);
         let c = &mut self.conns[slot];
-        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
         f(&mut self.handler, &mut conn);
     }
 
