@@ -27,7 +27,7 @@ use super::tls::TlsAcceptor;
 use super::topics::{SubscriptionList, Topics};
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake};
-use crate::proto::{CloseCode, Connection, Expired, Role};
+use crate::proto::{CloseCode, ConnConfig, Connection, Expired, Role, Timeouts};
 use slots::Slots;
 pub(crate) use slots::MAX_SLOTS;
 
@@ -167,11 +167,13 @@ struct Slot {
     /// Unsent bytes are published to other threads (open connections only;
     /// see `Handle::buffered_amount`).
     published: bool,
+    /// This connection's own timers (`ClientOptions::timeouts`), else the engine's.
+    timeouts: Option<Box<Timeouts>>,
 }
 
 impl Slot {
-    fn new(stream: Stream, role: Role, config: &Config, phase: Phase, now: Tick) -> Slot {
-        let mut ws = Connection::new(role, config.limits.conn);
+    fn new(stream: Stream, role: Role, limits: ConnConfig, phase: Phase, now: Tick) -> Slot {
+        let mut ws = Connection::new(role, limits);
         ws.handshake_started(now);
         Slot {
             stream,
@@ -190,6 +192,7 @@ impl Slot {
             subscriptions: SubscriptionList::default(),
             tag: 0,
             published: false,
+            timeouts: None,
         }
     }
 }
@@ -458,7 +461,8 @@ impl<H: Handler> Worker<H> {
 
     fn schedule(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        let Some(at) = c.ws.next_deadline(self.now, &self.config.timeouts) else {
+        let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
+        let Some(at) = c.ws.next_deadline(self.now, timeouts) else {
             return;
         };
         if c.timer_at.is_none_or(|queued| at < queued) {
@@ -491,7 +495,8 @@ impl<H: Handler> Worker<H> {
         let c = &mut self.conns[slot];
         // A keepalive ping may be queued: into a pooled state.
         self.pools.lend_in_flight(&mut c.ws);
-        match c.ws.on_timeout(self.now, &self.config.timeouts) {
+        let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
+        match c.ws.on_timeout(self.now, timeouts) {
             None => self.after_activity(slot), // a ping or a close may be queued
             Some(Expired::Handshake)
                 if matches!(c.phase, Phase::Connecting(..) | Phase::ClientHandshake(_)) =>

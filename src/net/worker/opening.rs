@@ -55,7 +55,7 @@ impl<H: Handler> Worker<H> {
             let mut slot = Slot::new(
                 stream,
                 Role::Server,
-                &self.config,
+                self.config.limits.conn,
                 Phase::ServerHandshake,
                 self.now,
             );
