@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Server comparison: `rocws serve --threads 1` against single-threaded echo /
 # relay servers built on fastwebsockets, tokio-tungstenite and libwebsockets
-# (benches/peers/), all loaded by `rocws bench`.
+# (benches/peers/), all loaded by `rocws bench`, and against the floor
+# (benches/peers/floor/floor.c: the least work an echo can do, no validation;
+# echo cases only, it has no broadcast mode).
 #
 # What it measures: for each case, each server runs pinned to one CPU
 # (SERVER_CPU, default 0) and `rocws bench` pinned to another (CLIENT_CPU,
@@ -11,7 +13,8 @@
 # that rotates from round to round), so slow drifts and other people's builds
 # spread over all servers instead of landing on one. Each server is started
 # fresh for each run. The table shows medians over the rounds and ratios to
-# rocws (peer / rocws: above 1 means more messages/s, or more CPU per message).
+# rocws (peer / rocws: above 1 means more messages/s, or more CPU per message),
+# and, under each echo case, rocws' CPU per message over the floor's.
 #
 #   bash benches/compare.sh                    # 3 rounds of 5 s (+1 s warm-up) per run, ~9 min
 #   QUICK=1 bash benches/compare.sh            # 3 rounds of 1 s, ~2 min
@@ -21,7 +24,7 @@
 #
 # Raw results (one line per run) go to $OUT (default target/compare/results.tsv).
 # Needs: cargo, gcc, pkg-config, python3, taskset, ss; installs
-# libwebsockets-dev with apt-get when it is missing.
+# libwebsockets-dev and libssl-dev (the floor's SHA-1) with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,13 +37,14 @@ WARMUP=${WARMUP:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-9300}
-SERVERS=${SERVERS:-"rocws fastwebsockets tokio-tungstenite libwebsockets"}
+SERVERS=${SERVERS:-"rocws fastwebsockets tokio-tungstenite libwebsockets floor"}
 CASES=${CASES:-"d1 d64 d64-text latency 16k fanout fanout16"}
 OUT=${OUT:-target/compare/results.tsv}
 
 ROCWS=${ROCWS_BIN:-target/release/rocws}
 PEERS=benches/peers/target/release
 LWS=benches/peers/lws/echo_server
+FLOOR=benches/peers/floor/floor
 
 build() {
     echo "== building (release)" >&2
@@ -53,6 +57,17 @@ build() {
     fi
     gcc -O2 -Wall -Wextra -o "$LWS" benches/peers/lws/echo_server.c \
         $(pkg-config --cflags --libs libwebsockets)
+    build_floor
+}
+
+# The floor needs libcrypto's SHA-1 for the upgrade.
+build_floor() {
+    if [[ ! -e /usr/include/openssl/sha.h ]]; then
+        echo "== installing libssl-dev" >&2
+        apt-get install -y libssl-dev >&2 ||
+            { apt-get update >&2 && apt-get install -y libssl-dev >&2; }
+    fi
+    gcc -O2 -Wall -Wextra -Werror -o "$FLOOR" benches/peers/floor/floor.c -lcrypto
 }
 
 # case -> "server kind (echo|broadcast)" and rocws bench options
@@ -79,6 +94,7 @@ server_cmd() {
         fastwebsockets) echo "$PEERS/fws_server $bcast 127.0.0.1:$3" ;;
         tokio-tungstenite) echo "$PEERS/tt_server $bcast 127.0.0.1:$3" ;;
         libwebsockets) echo "$LWS $bcast $3" ;;
+        floor) echo "$FLOOR $3" ;;
         *) echo "unknown server $1" >&2; exit 2 ;;
     esac
 }
@@ -104,6 +120,8 @@ trap stop_server EXIT
 # server case round -> appends one line to $OUT
 run_one() {
     local server=$1 cs=$2 round=$3 port=$((PORT + RUN % 500))
+    # The floor only echoes: no line at all for the fan-out cases.
+    [[ $server == floor && $(case_kind "$cs") == broadcast ]] && return
     RUN=$((RUN + 1))
     local cmd
     cmd=$(server_cmd "$server" "$(case_kind "$cs")" "$port")
@@ -191,6 +209,8 @@ for case in cases:
     base_rate = med(case, "rocws", "msgs_per_sec")
     base_cpu = med(case, "rocws", "server_cpu_us_per_msg")
     for server in servers:
+        if (case, server) not in runs:
+            continue  # not run for this case (the floor has no fan-out)
         rate = med(case, server, "msgs_per_sec")
         cpu = med(case, server, "server_cpu_us_per_msg")
         ok = [kv for kv in runs.get((case, server), []) if kv]
@@ -200,6 +220,10 @@ for case in cases:
               f"{fmt(med(case, server, 'p50_us'), 1):>9} | {fmt(med(case, server, 'p99_us'), 1):>9} | "
               f"{fmt(cpu, 3):>14} | {ratio(cpu, base_cpu):>7} | {fmt(med(case, server, 'server_cpu_pct'), 0):>9} | {fmt(med(case, server, 'client_cpu_pct'), 0):>9} | "
               f"{errors:>6} | {len(ok)}/{len(runs.get((case, server), []))} |")
+    floor_cpu = med(case, "floor", "server_cpu_us_per_msg")
+    if base_cpu and floor_cpu:
+        print(f"\nrocws / floor, server CPU per message: **{base_cpu / floor_cpu:.2f}x** "
+              f"({base_cpu:.3f} / {floor_cpu:.3f} µs)")
 if loads:
     print()
     print(f"1-minute load average at run starts: min {min(loads):.2f}, median {statistics.median(loads):.2f}, max {max(loads):.2f} "

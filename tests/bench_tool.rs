@@ -135,6 +135,39 @@ fn echo_at_a_fixed_rate_over_two_threads() {
 }
 
 #[test]
+fn echo_an_exact_number_of_messages() {
+    let server = Server::start(&[]);
+    // 1001 over 7 connections: 143 each, none left over; over 5: one more for the first.
+    for conns in ["7", "5"] {
+        let fields = bench(
+            &server,
+            &[
+                "--conns",
+                conns,
+                "--threads",
+                "2",
+                "--depth",
+                "4",
+                "--messages",
+                "1001",
+                // A limit here, not the window: generous, so a loaded machine cannot fail it.
+                "--duration",
+                "120",
+            ],
+        );
+        check(&fields, "echo");
+        assert_eq!(fields["msgs"], "1001", "{fields:?}");
+    }
+    let out = Command::new(ROCWS)
+        .args(["bench", "--url", &server.url, "--rate", "100"])
+        .args(["--messages", "10"])
+        .output()
+        .expect("rocws bench runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--messages is for"));
+}
+
+#[test]
 fn fanout_through_a_broadcast_server() {
     let server = Server::start(&["--broadcast"]);
     let fields = bench(

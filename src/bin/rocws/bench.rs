@@ -41,7 +41,10 @@ pub const USAGE: &str =
                                    connections; fanout: published); latency counts from the
                                    scheduled send time
       --text | --binary            message type (default binary)
-      --duration SECS              measured window (default 10)
+      --duration SECS              measured window (default 10); with --messages, a time limit
+      --messages N                 echo with --depth: send exactly N messages in all (spread over
+                                   the connections), no warm-up, and end when every echo is back;
+                                   every message counts (for instruction counts per message)
       --warmup SECS                unmeasured load before it (default 2)
       --threads N                  load threads, connections dealt round-robin (default 1)
       --pin CPU[,CPU...]           pin the load threads (thread i to the i-th CPU of the list)
@@ -66,6 +69,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut mode = Mode::Echo;
     let (mut conns, mut size, mut depth, mut threads) = (100usize, 20usize, 1usize, 1usize);
     let mut rate = None;
+    let mut messages = None;
     let mut text = false;
     let (mut duration, mut warmup) = (10.0f64, 2.0f64);
     let mut server_pid = None;
@@ -94,6 +98,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--size" => size = super::number(next()?, flag)?,
             "--depth" => depth = super::number(next()?, flag)?,
             "--rate" => rate = Some(super::number::<f64>(next()?, flag)?),
+            "--messages" => messages = Some(super::number::<u64>(next()?, flag)?),
             "--text" => text = true,
             "--engine" => engine = true,
             "--binary" => text = false,
@@ -126,6 +131,16 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     if !(duration > 0.0 && duration.is_finite() && warmup >= 0.0 && warmup.is_finite()) {
         return Err("--duration must be positive and --warmup not negative".into());
+    }
+    if messages.is_some() && (mode != Mode::Echo || rate.is_some()) {
+        return Err("--messages is for --mode echo with --depth, not --rate".into());
+    }
+    if messages == Some(0) {
+        return Err("--messages must be at least 1".into());
+    }
+    // A fixed count runs from the first send to the last echo: nothing to warm up.
+    if messages.is_some() {
+        warmup = 0.0;
     }
     if mode == Mode::Fanout && size < payload::HEADER_LEN {
         return Err(format!(
@@ -174,6 +189,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         size,
         depth,
         rate,
+        messages,
         text,
         warmup: Duration::try_from_secs_f64(warmup)
             .map_err(|_| format!("--warmup: not a number of seconds: {warmup}"))?,
@@ -321,10 +337,17 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let warm_end = start + plan.warmup;
     let end = warm_end + plan.duration;
     let mut cpu = None;
+    let mut secs = plan.duration.as_secs_f64();
     if failed(&shared).is_none() {
         sleep_until(warm_end);
         let first = sample(options.server_pid);
-        sleep_until(end);
+        if plan.messages.is_some() {
+            // The window ends with the last echo (or the --duration limit).
+            shared.wait_finished();
+            secs = start.elapsed().as_secs_f64();
+        } else {
+            sleep_until(end);
+        }
         let last = sample(options.server_pid);
         cpu = Some((first?, last?));
     }
@@ -336,8 +359,16 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     if let Some(why) = failed(&shared) {
         return Err(why);
     }
+    if let Some(n) = plan.messages {
+        if tally.messages < n {
+            return Err(format!(
+                "only {} of {n} echoes came back within --duration {:?}",
+                tally.messages, plan.duration
+            ));
+        }
+    }
     let (first, last) = cpu.expect("sampled when nothing failed");
-    report(&plan, &tally, &first, &last);
+    report(&plan, &tally, secs, &first, &last);
     Ok(())
 }
 
@@ -363,12 +394,12 @@ fn bench_engine_feed(url: &str, plan: &Plan, server_pid: Option<u32>) -> Result<
     let counts = feed.counts.clone();
     feed.stop();
     tally.errors = counts.errors.load(std::sync::atomic::Ordering::Relaxed);
-    report(plan, &tally, &first, &last);
+    report(plan, &tally, plan.duration.as_secs_f64(), &first, &last);
     Ok(())
 }
 
-fn report(plan: &Plan, tally: &Tally, first: &CpuSample, last: &CpuSample) {
-    let secs = plan.duration.as_secs_f64();
+/// Prints the figures of a window `secs` long.
+fn report(plan: &Plan, tally: &Tally, secs: f64, first: &CpuSample, last: &CpuSample) {
     let msgs = tally.messages;
     let per_sec = msgs as f64 / secs;
     let mb_per_sec = tally.bytes as f64 / secs / 1e6;

@@ -13,7 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -68,6 +68,8 @@ pub struct Plan {
     pub depth: usize,
     /// Total messages per second (echo: over all connections; fan-out: published).
     pub rate: Option<f64>,
+    /// Echo: the total number of messages to send, then stop (`--messages`).
+    pub messages: Option<u64>,
     pub text: bool,
     pub warmup: Duration,
     pub duration: Duration,
@@ -88,6 +90,9 @@ pub struct Shared {
     pub base: Instant,
     pub failure: Mutex<Option<String>>,
     pub abort: AtomicBool,
+    /// Load threads still running their window, and the signal when one ends.
+    running: Mutex<usize>,
+    finished: Condvar,
     /// Fan-out: receptions of each message in flight, by sequence number.
     pub fanout_counts: Box<[AtomicU32]>,
     /// Fan-out: receivers still connected.
@@ -106,6 +111,8 @@ impl Shared {
             base: Instant::now(),
             failure: Mutex::new(None),
             abort: AtomicBool::new(false),
+            running: Mutex::new(plan.threads),
+            finished: Condvar::new(),
             fanout_counts: (0..ring).map(|_| AtomicU32::new(0)).collect(),
             fanout_alive: AtomicU32::new(plan.conns as u32),
             publisher_waker: Mutex::new(None),
@@ -116,6 +123,24 @@ impl Shared {
         let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
         f.get_or_insert(why);
         self.abort.store(true, Ordering::Release);
+    }
+
+    /// A load thread is done with its window (or failed).
+    fn finish(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        *running = running.saturating_sub(1);
+        self.finished.notify_all();
+    }
+
+    /// Blocks until every load thread is done with its window.
+    pub fn wait_finished(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running > 0 {
+            running = self
+                .finished
+                .wait(running)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -173,6 +198,8 @@ struct Peer {
     sent: u64,
     /// Sequence number of the next message expected.
     received: u64,
+    /// Messages this connection sends in all (`--messages`; else unlimited).
+    quota: u64,
     /// Send times (ns since `base`) by `seq & (len - 1)`; echo only.
     stamps: Box<[u64]>,
     dirty: bool,
@@ -200,6 +227,9 @@ struct Load<'a> {
     /// `--rate`: messages issued since start, and the connection next in turn.
     issued: u64,
     cursor: usize,
+    /// `--messages`: echoes this thread still expects, and its connections closed so far.
+    remaining: u64,
+    lost_peers: usize,
 }
 
 /// Runs thread `thread` of the plan to the end and returns what it measured.
@@ -215,6 +245,7 @@ pub fn run(plan: &Plan, shared: &Shared, thread: usize) -> Tally {
             shared.fail(e);
             shared.ready.wait();
             shared.go.wait();
+            shared.finish();
             return Tally::new();
         }
     };
@@ -224,6 +255,7 @@ pub fn run(plan: &Plan, shared: &Shared, thread: usize) -> Tally {
     shared.ready.wait();
     shared.go.wait();
     if shared.abort.load(Ordering::Acquire) {
+        shared.finish();
         return load.tally;
     }
     let start = shared
@@ -234,6 +266,8 @@ pub fn run(plan: &Plan, shared: &Shared, thread: usize) -> Tally {
     if let Err(e) = load.measure(start) {
         shared.fail(e);
     }
+    // Before the closing handshakes, so a --messages window ends with the last echo.
+    shared.finish();
     load.close_all();
     load.tally
 }
@@ -257,6 +291,15 @@ impl<'a> Load<'a> {
             (Mode::Echo, None) => plan.depth.next_power_of_two(),
             _ => 0,
         };
+        // `--messages N`: N / conns each, and one more for the first N % conns.
+        let quota = |index: u64| match plan.messages {
+            Some(n) => n / plan.conns as u64 + u64::from(index < n % plan.conns as u64),
+            None => u64::MAX,
+        };
+        let remaining = indices
+            .iter()
+            .map(|&i| quota(i))
+            .fold(0u64, u64::saturating_add);
         let mut peers = Vec::with_capacity(indices.len());
         for (k, &index) in indices.iter().enumerate() {
             let mut stream = match &plan.target {
@@ -301,6 +344,7 @@ impl<'a> Load<'a> {
                 closed: false,
                 sent: 0,
                 received: 0,
+                quota: quota(index),
                 stamps: vec![0; ring].into_boxed_slice(),
                 dirty: false,
                 blocked: false,
@@ -322,6 +366,8 @@ impl<'a> Load<'a> {
             completed: 0,
             issued: 0,
             cursor: 0,
+            remaining,
+            lost_peers: 0,
         })
     }
 
@@ -373,6 +419,17 @@ impl<'a> Load<'a> {
             let now = Instant::now();
             if now >= end || self.shared.abort.load(Ordering::Acquire) {
                 return Ok(());
+            }
+            if self.plan.messages.is_some() {
+                if self.remaining == 0 {
+                    return Ok(());
+                }
+                if self.lost_peers > 0 {
+                    return Err(format!(
+                        "{} connections closed before their echoes came back",
+                        self.lost_peers
+                    ));
+                }
             }
             let boundary = if now < warm_end { warm_end } else { end };
             let mut timeout = boundary - now;
@@ -491,6 +548,7 @@ impl<'a> Load<'a> {
             return;
         }
         p.closed = true;
+        self.lost_peers += 1;
         let expected = p.open && p.ws.close_state() != rocwebsocket::proto::CloseState::Open;
         let _ = self.poll.registry().deregister(&mut p.stream);
         if !expected {
@@ -569,6 +627,7 @@ impl<'a> Load<'a> {
             return;
         }
         p.received += 1;
+        self.remaining = self.remaining.saturating_sub(1);
         let sent_at = p.stamps[seq as usize & (p.stamps.len() - 1)];
         if wrong_kind || !self.template.matches(payload, seq, p.index) {
             self.tally.errors += 1;
@@ -621,7 +680,7 @@ impl<'a> Load<'a> {
         let depth = self.plan.depth as u64;
         let mut queued = false;
         let p = &mut self.peers[k];
-        while p.open && p.sent - p.received < depth {
+        while p.open && p.sent - p.received < depth && p.sent < p.quota {
             if !send_seq(p, &mut self.template, self.now_ns, self.plan.text) {
                 break;
             }
@@ -747,6 +806,7 @@ impl<'a> Load<'a> {
         if p.ws.should_close_transport() && p.ws.close_state().is_closed() {
             let p = &mut self.peers[k];
             p.closed = true;
+            self.lost_peers += 1;
             let _ = self.poll.registry().deregister(&mut p.stream);
         }
         Ok(())
