@@ -25,9 +25,16 @@ pub enum Written {
 /// zero-length write) means the transport is gone.
 pub fn write_queued(stream: &mut Stream, ws: &mut Connection) -> io::Result<Written> {
     while ws.buffered_amount() > 0 {
-        let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-        let n = ws.io_slices(&mut slices);
-        match stream.write_vectored(&slices[..n]) {
+        let first = ws.output_chunk();
+        let result = if first.len() == ws.buffered_amount() {
+            // One contiguous run (the usual case): no slice array to fill.
+            stream.write_vectored(&[IoSlice::new(first)])
+        } else {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let n = ws.io_slices(&mut slices);
+            stream.write_vectored(&slices[..n])
+        };
+        match result {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(written) => ws.advance_output(written),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Written::Blocked),

@@ -38,9 +38,12 @@ impl BufferPool {
     /// otherwise this handle is dropped and the storage goes with its last user.
     pub fn give(&mut self, mut buf: BytesMut) {
         buf.clear();
+        // A buffer with a quarter of its room left is kept as it is: moving
+        // it back to its start on every return cost more than the rest of
+        // the return (small messages consume it a few bytes at a time).
         if self.free.len() < self.keep
             && buf.capacity() <= KEEP_MAX_CAPACITY
-            && buf.try_reclaim(self.size)
+            && (buf.capacity() >= self.size / 4 || buf.try_reclaim(self.size))
         {
             self.free.push(buf);
         }
