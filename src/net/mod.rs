@@ -1,6 +1,7 @@
 //! The mio event loop: sockets, readiness, timers and threads. No protocol
 //! rule lives here; `proto` decides, this module moves bytes.
 
+pub mod broker;
 pub mod client;
 pub mod config;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod topics;
 pub mod transport;
 mod worker;
 
+pub use broker::{BrokerConfig, BrokerStats};
 pub use client::{ClientOptions, WsUrl};
 pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
 pub use engine::Engine;

@@ -250,6 +250,7 @@ impl<H: Handler> Worker<H> {
         commands: Receiver<Command>,
         config: Arc<Config>,
     ) -> io::Result<Self> {
+        let topics = Topics::new(handle.shared.broker.clone());
         let mut worker = Worker {
             index,
             poll,
@@ -259,7 +260,7 @@ impl<H: Handler> Worker<H> {
             handle,
             commands,
             timers: Timers::default(),
-            topics: Topics::default(),
+            topics,
             dirty: Vec::new(),
             backlog: Vec::new(),
             pending_accepts: Vec::new(),
