@@ -207,6 +207,18 @@ class rws_engine_config(Structure):
         ("tls_listen_count", c_size_t),
         ("tls_server", c_void_p),
         ("decide_upgrades", c_bool),
+        ("broker_url", c_char_p),
+        ("broker_max_queued", c_uint32),
+    ]
+
+
+class rws_broker_stats(Structure):
+    _fields_ = [
+        ("published", c_uint64),
+        ("received", c_uint64),
+        ("dropped", c_uint64),
+        ("reconnects", c_uint64),
+        ("connected", c_bool),
     ]
 
 
@@ -321,6 +333,7 @@ _declare("rws_engine_publish", c_int, c_void_p, c_char_p, c_uint8, c_char_p, c_s
 _declare("rws_engine_subscribe", c_int, c_void_p, c_uint64, c_char_p, c_bool)
 _declare("rws_engine_connect", c_int, c_void_p, c_char_p, c_uint64)
 _declare("rws_engine_connection_count", c_size_t, c_void_p)
+_declare("rws_engine_broker_stats", c_int, c_void_p, POINTER(rws_broker_stats))
 _declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p, c_char_p)
 _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_tls_server_new", c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t)

@@ -52,6 +52,11 @@ impl BrokerConfig {
             max_queued: 65_536,
         }
     }
+
+    /// Whether the URL is one the link accepts (no connection is made).
+    pub fn check_url(&self) -> io::Result<()> {
+        link::client(&self.url).map(drop)
+    }
 }
 
 /// Counters of a broker link, readable at any time through
