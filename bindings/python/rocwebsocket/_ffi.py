@@ -430,10 +430,17 @@ def make_config(
     tls_listen: Sequence[str] = (),
     tls_server: Optional[int] = None,
     decide_upgrades: bool = False,
+    broker: Optional[str] = None,
+    broker_max_queued: int = 0,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
-    engine has started (the C side copies the strings)."""
+    engine has started (the C side copies the strings).
+
+    ``broker`` (``redis://host:port``, ``rediss://`` for TLS) carries
+    ``publish`` to the subscribers of every engine on that broker (see
+    ``rocwebsocket.broker_stats``); ``broker_max_queued`` bounds the publishes
+    waiting for it (0: 65,536), past which they are dropped and counted."""
     cfg = rws_engine_config()
     check(lib.rws_engine_config_init(ctypes.byref(cfg)))
     keep: "list[object]" = []
@@ -454,6 +461,11 @@ def make_config(
     cfg.tls_listen_count = n
     cfg.tls_server = tls_server
     cfg.decide_upgrades = decide_upgrades
+    if broker is not None:
+        url = broker.encode()
+        keep.append(url)
+        cfg.broker_url = url
+        cfg.broker_max_queued = broker_max_queued
     cfg.threads = threads
     cfg.max_connections = max_connections
     if max_frame_size is not None:
