@@ -25,7 +25,7 @@ const PUBLISHER_TICK: Duration = Duration::from_millis(100);
 const BATCH: usize = 256;
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// Connect and write timeouts: a broker that stops answering is treated as gone.
+/// Connect, write and reply timeouts: a broker that stops answering is treated as gone.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Parses the URL into a client (no connection yet).
@@ -64,6 +64,7 @@ pub(super) fn spawn(
 fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
     let conn = client.get_connection_with_timeout(IO_TIMEOUT)?;
     conn.set_write_timeout(Some(IO_TIMEOUT))?;
+    conn.set_read_timeout(Some(IO_TIMEOUT))?;
     Ok(conn)
 }
 
@@ -238,6 +239,9 @@ fn serve(
                     .collect();
                 (add, remove)
             };
+            // The replies get the I/O timeout, not the tick: a busy broker
+            // that answers in more than a tick has not gone away.
+            pubsub.set_read_timeout(Some(IO_TIMEOUT))?;
             if !add.is_empty() {
                 let names: Vec<&str> = add.iter().map(|t| &**t).collect();
                 pubsub.subscribe(&names)?;
@@ -250,6 +254,7 @@ fn serve(
                     subscribed.remove(&t);
                 }
             }
+            pubsub.set_read_timeout(Some(SUBSCRIBER_TICK))?;
         }
         let msg = match pubsub.get_message() {
             Ok(m) => m,
