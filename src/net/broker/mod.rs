@@ -186,3 +186,58 @@ impl BrokerLink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_other_than_redis_are_refused_before_any_connection() {
+        for bad in [
+            "nats://127.0.0.1:4222",
+            "http://x",
+            "127.0.0.1:6379",
+            "redis://[::1",
+        ] {
+            assert!(BrokerConfig::new(bad).check_url().is_err(), "{bad}");
+        }
+        for good in [
+            "redis://127.0.0.1:1",
+            "redis://u:p@h:6379",
+            "rediss://h:6380",
+        ] {
+            assert!(BrokerConfig::new(good).check_url().is_ok(), "{good}");
+        }
+    }
+
+    /// The node is interested in a topic while any thread has a subscriber.
+    #[test]
+    fn interest_counts_threads_and_flags_each_change() {
+        let (link, _unstarted) =
+            BrokerLink::new(&BrokerConfig::new("redis://127.0.0.1:1")).unwrap();
+        let t: Arc<str> = Arc::from("ticks");
+        let interested = |l: &BrokerLink| l.interest.lock().unwrap().contains_key("ticks");
+        link.interest(&t, true);
+        link.interest(&t, true);
+        assert!(link.interest_changed.swap(false, Ordering::AcqRel));
+        link.interest(&t, false);
+        assert!(interested(&link), "one thread still has a subscriber");
+        link.interest(&t, false);
+        assert!(!interested(&link));
+        assert!(link.interest_changed.load(Ordering::Acquire));
+    }
+
+    /// A full queue drops (and counts) instead of blocking the caller.
+    #[test]
+    fn publish_never_blocks_and_counts_what_it_drops() {
+        let config = BrokerConfig {
+            max_queued: 2,
+            ..BrokerConfig::new("redis://127.0.0.1:1")
+        };
+        let (link, _unstarted) = BrokerLink::new(&config).unwrap();
+        for _ in 0..5 {
+            link.publish("t", &Message::Binary(Bytes::from_static(b"x")));
+        }
+        assert_eq!(link.stats().dropped, 3);
+    }
+}
