@@ -55,20 +55,30 @@ impl Drop for Proc {
 }
 
 fn start_redis(port: u16) -> Proc {
+    start_redis_with(port, &[], &format!("redis://127.0.0.1:{port}"))
+}
+
+/// A redis-server with `extra` arguments, up when `url` answers.
+fn start_redis_with(port: u16, extra: &[&str], url: &str) -> Proc {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
+        .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server on the PATH (scripts/test-cluster.sh installs it)");
     let p = Proc(child);
-    wait_until("redis-server up", || numsub(port, TOPIC).is_some());
+    wait_until("redis-server up", || numsub_at(url, TOPIC).is_some());
     p
 }
 
 /// Subscribers of `topic` at the broker (nodes, here), if it answers.
 fn numsub(port: u16, topic: &str) -> Option<i64> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+    numsub_at(&format!("redis://127.0.0.1:{port}"), topic)
+}
+
+fn numsub_at(url: &str, topic: &str) -> Option<i64> {
+    let client = redis::Client::open(url).ok()?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(1))
         .ok()?;
@@ -86,11 +96,15 @@ struct Node {
 }
 
 fn start_node(redis_port: u16) -> Node {
+    start_node_at(&format!("redis://127.0.0.1:{redis_port}"))
+}
+
+fn start_node_at(broker: &str) -> Node {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let child = Command::new(ROCWS)
         .args(["serve", "--broadcast", "--threads", "2"])
         .args(["--listen", &addr.to_string()])
-        .args(["--broker", &format!("redis://127.0.0.1:{redis_port}")])
+        .args(["--broker", broker])
         .stderr(Stdio::null())
         .spawn()
         .expect("rocws");
@@ -338,4 +352,29 @@ fn a_killed_node_leaves_the_broker_and_the_others_go_on() {
         checked += 1;
     }
     assert_eq!(checked + dead_subs, 3 * SUBS);
+}
+
+/// `redis://user:password@`: the link authenticates; a wrong password never
+/// subscribes (and the node keeps serving its own subscribers).
+#[test]
+fn a_password_protected_broker_takes_the_url_credentials() {
+    let port = free_port();
+    let good = format!("redis://:s3cret@127.0.0.1:{port}");
+    let _redis = start_redis_with(port, &["--requirepass", "s3cret"], &good);
+    let a = start_node_at(&good);
+    let b = start_node_at(&good);
+    let wrong = start_node_at(&format!("redis://:nope@127.0.0.1:{port}"));
+    let sub_b = subscriber(b.addr, 1);
+    let sub_wrong = subscriber(wrong.addr, 1);
+    wait_until("b subscribed at the broker", || {
+        numsub_at(&good, TOPIC) == Some(1)
+    });
+    let mut p = publisher(a.addr);
+    p.send_text(&format!("pub {TOPIC} P0-0"));
+    p.send_text(&format!("pub {TOPIC} P0-end"));
+    assert_eq!(sub_b.join().unwrap(), ["P0-0", "P0-end"]);
+    let mut local = publisher(wrong.addr);
+    local.send_text(&format!("pub {TOPIC} P9-end"));
+    assert_eq!(sub_wrong.join().unwrap(), ["P9-end"], "local delivery only");
+    assert_eq!(stats(wrong.addr)["connected"], 0);
 }

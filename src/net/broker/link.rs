@@ -28,19 +28,30 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Connect, write and reply timeouts: a broker that stops answering is treated as gone.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The URL without its credentials, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
 /// Parses the URL into a client (no connection yet).
 pub(super) fn client(url: &str) -> io::Result<redis::Client> {
     if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("broker URL {url:?}: only redis://, rediss:// and unix:// are supported"),
+            format!(
+                "broker URL {:?}: only redis://, rediss:// and unix:// are supported",
+                redacted(url)
+            ),
         ));
     }
     redis::Client::open(url).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("broker URL {url:?}: {e}"),
+            format!("broker URL {:?}: {e}", redacted(url)),
         )
     })
 }
@@ -294,5 +305,19 @@ fn deliver(link: &BrokerLink, handle: &Handle, topic: &str, wire: &[u8]) {
     let frame: Bytes = encode_shared_data(opcode, payload);
     if handle.fan_out_frame(frame, Some(topic), None).is_ok() {
         link.counters.received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_stay_out_of_messages() {
+        assert_eq!(
+            super::redacted("redis://u:secret@h:6379/0"),
+            "redis://***@h:6379/0"
+        );
+        assert_eq!(super::redacted("redis://h:6379"), "redis://h:6379");
+        let e = super::client("nats://u:secret@h:4222").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 }
