@@ -418,6 +418,15 @@ typedef struct {
   // of hosts that poll); false: accepted at once with `protocols`'
   // preference. Callback engines decide in `on_upgrade` instead.
   bool decide_upgrades;
+  // A broker that carries topics to and from other nodes:
+  // `redis://[user:password@]host:port`, `rediss://...` (TLS), or
+  // `unix:///path`; NULL: topics stay on this engine. With one,
+  // `rws_engine_publish` also reaches the subscribers of every other
+  // engine on the same broker (see `rws_engine_broker_stats`).
+  const char *broker_url;
+  // Publishes waiting for the broker before more are dropped (and
+  // counted); 0: 65,536.
+  uint32_t broker_max_queued;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the
@@ -457,6 +466,21 @@ typedef struct {
   // data); `on_drain` says when the queue emptied.
   rws_callback on_backpressure;
 } rws_callbacks;
+
+// Counters of an engine's broker link (see `rws_engine_broker_stats`).
+typedef struct {
+  // Messages sent to the broker.
+  uint64_t published;
+  // Messages of other engines received from the broker and delivered here.
+  uint64_t received;
+  // Publishes not sent: queue full, or the broker unreachable (while it
+  // is away, publishes reach this engine's subscribers only).
+  uint64_t dropped;
+  // Connections to the broker re-established after a loss.
+  uint64_t reconnects;
+  // Whether the link is connected now.
+  bool connected;
+} rws_broker_stats;
 
 // Options of one client connection, for `rws_engine_connect_opts`.
 // Zero-initialise it, set `struct_size` to `sizeof(rws_connect_options)`,
@@ -778,6 +802,13 @@ rws_result rws_engine_stop(const rws_engine *e, uint32_t grace_ms);
 // # Safety
 // `e` NULL or from `rws_engine_start*`, not freed before.
 void rws_engine_free(rws_engine *e);
+
+// Writes the broker link's counters into `*out`. Thread-safe.
+// `RWS_ERR_UNSUPPORTED` when the engine has no `broker_url`.
+//
+// # Safety
+// `e` live; `out` writable for one `rws_broker_stats`.
+rws_result rws_engine_broker_stats(const rws_engine *e, rws_broker_stats *out);
 
 // The tag of the callback's connection (0 for NULL): the one given to
 // `rws_engine_connect`, or set by `rws_ctx_set_tag` / `rws_engine_set_tag`;

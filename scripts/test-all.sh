@@ -5,6 +5,9 @@
 #   2. cargo test: unit tests of the sans-IO core and SIMD kernels, loopback
 #      integration tests of the mio engine; then the abuse suite (hostile
 #      peers against the release `rocws serve --threads 1`, about 40 s)
+#   2b. topics across nodes: a real redis-server (Debian's, installed when
+#      missing) and three rocws nodes (scripts/test-cluster.sh, about 1 s
+#      after the release build)
 #   3. the Python binding's pytest suite and the Go binding's go test -race
 #      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
 #      Debian's golang-go when go is missing)
@@ -47,6 +50,9 @@ grep -q "test result: ok" target/cargo-test.log
 
 step "abuse suite: hostile peers against rocws serve --threads 1 (release)"
 cargo test --release --test abuse
+
+step "topics across nodes: three rocws serve --broker nodes and a real redis-server"
+bash scripts/test-cluster.sh
 
 step "Python binding (pytest, ctypes over the C ABI)"
 bash scripts/test-python.sh

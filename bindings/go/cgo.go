@@ -133,5 +133,6 @@ func (o *Options) config() (C.rws_engine_config, []*cStrings, error) {
 	tlsListen := newCStrings(o.TLSListen)
 	cfg.tls_listen = tlsListen.ptr
 	cfg.tls_listen_count = C.size_t(len(o.TLSListen))
-	return cfg, []*cStrings{listen, protocols, tlsListen}, nil
+	broker := o.Broker.apply(&cfg)
+	return cfg, []*cStrings{listen, protocols, tlsListen, broker}, nil
 }

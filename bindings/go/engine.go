@@ -120,6 +120,8 @@ type Options struct {
 	// run on the poller goroutine and must not block.
 	OnBackpressure func(c *Conn, buffered uint64)
 	OnDrain        func(c *Conn)
+	// Broker carries topics across engines (see broker.go).
+	Broker BrokerOptions
 }
 
 // pollSliceMs bounds one wait inside rws_engine_poll_events, so Stop (which

@@ -138,6 +138,9 @@ pub struct Config {
     /// then finds peers that vanished without a FIN even when nothing is
     /// sent); `None` leaves the system's setting.
     pub tcp_keepalive: Option<Duration>,
+    /// A broker that carries topics to and from other nodes (see
+    /// [`Handle::publish`](super::Handle::publish)); `None` keeps topics local.
+    pub broker: Option<super::broker::BrokerConfig>,
 }
 
 impl Default for Config {
@@ -151,6 +154,7 @@ impl Default for Config {
             protocols: Vec::new(),
             deliver_control_frames: false,
             tcp_keepalive: Some(Duration::from_secs(60)),
+            broker: None,
         }
     }
 }

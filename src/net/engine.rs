@@ -130,12 +130,20 @@ impl Engine {
             polls.push(poll);
             receivers.push(rx);
         }
+        let (broker, unstarted) = match &config.broker {
+            Some(b) => {
+                let (link, unstarted) = super::broker::BrokerLink::new(b)?;
+                (Some(link), Some(unstarted))
+            }
+            None => (None, None),
+        };
         let handle = Handle {
             shared: Arc::new(Shared {
                 workers: remotes,
                 connections: AtomicUsize::new(0),
                 next_client_worker: AtomicUsize::new(0),
                 stopped: AtomicBool::new(false),
+                broker,
             }),
         };
         let config = Arc::new(config);
@@ -157,6 +165,15 @@ impl Engine {
                 .name(format!("rocws-loop-{index}"))
                 .spawn(move || worker.run())?;
             joins.push(join);
+        }
+        if let Some(unstarted) = unstarted {
+            match unstarted.spawn(&handle) {
+                Ok(threads) => joins.extend(threads),
+                Err(e) => {
+                    handle.stop(Duration::ZERO);
+                    return Err(e);
+                }
+            }
         }
         Ok(Engine {
             handle,

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicUsize,
     pub(crate) next_client_worker: AtomicUsize,
     pub(crate) stopped: AtomicBool,
+    /// The link to other nodes' topics, when a broker is configured.
+    pub(crate) broker: Option<Arc<super::broker::BrokerLink>>,
 }
 
 /// Why a command could not be delivered.
@@ -185,6 +187,17 @@ impl Handle {
     ) -> Result<(), HandleError> {
         // Encoded once; every thread and every connection shares these bytes.
         let frame = encode_shared_data(message.opcode(), message.as_bytes());
+        self.fan_out_frame(frame, topic, except)
+    }
+
+    /// Queues an encoded frame on every (or every subscribed) connection of
+    /// this node, whichever thread owns it.
+    pub(crate) fn fan_out_frame(
+        &self,
+        frame: Bytes,
+        topic: Option<&str>,
+        except: Option<ConnId>,
+    ) -> Result<(), HandleError> {
         let topic: Option<Arc<str>> = topic.map(Arc::from);
         for worker in 0..self.shared.workers.len() {
             let command = Command::Broadcast {
@@ -207,9 +220,20 @@ impl Handle {
         self.fan_out(message, None, Some(except))
     }
 
-    /// Sends one message to every connection subscribed to `topic`.
+    /// Sends one message to every connection subscribed to `topic`: at once
+    /// to this node's subscribers and, when the engine has a broker
+    /// (`Config::broker`), through it to the other nodes' subscribers.
     pub fn publish(&self, topic: &str, message: &Message) -> Result<(), HandleError> {
-        self.fan_out(message, Some(topic), None)
+        self.fan_out(message, Some(topic), None)?;
+        if let Some(broker) = &self.shared.broker {
+            broker.publish(topic, message);
+        }
+        Ok(())
+    }
+
+    /// The broker link's counters, or `None` without a broker.
+    pub fn broker_stats(&self) -> Option<super::broker::BrokerStats> {
+        self.shared.broker.as_ref().map(|b| b.stats())
     }
 
     /// Subscribes a connection to `topic` from any thread (within a handler,
@@ -277,6 +301,9 @@ impl Handle {
             let _ = self.deliver(worker, Command::Stop(deadline));
         }
         self.shared.stopped.store(true, Ordering::Release);
+        if let Some(broker) = &self.shared.broker {
+            broker.stop();
+        }
     }
 
     /// Bytes queued on an open connection and not yet written, as its thread

@@ -2,6 +2,7 @@
 //! rule lives here; `proto` decides, this module moves bytes.
 
 mod buffered;
+pub mod broker;
 pub mod client;
 pub mod config;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod topics;
 pub mod transport;
 mod worker;
 
+pub use broker::{BrokerConfig, BrokerStats};
 pub use client::{ClientOptions, WsUrl};
 pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
 pub use engine::Engine;

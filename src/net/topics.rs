@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::broker::BrokerLink;
 use super::handler::ConnId;
 
 /// The subscribers of one topic.
@@ -19,12 +20,32 @@ struct Subscribers {
 }
 
 /// For each topic, the connections of this thread subscribed to it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Topics {
     map: HashMap<Arc<str>, Subscribers>,
+    /// Told when a topic gains its first or loses its last subscriber here,
+    /// so the node subscribes at the broker only while it has an interest.
+    broker: Option<Arc<BrokerLink>>,
+}
+
+impl std::fmt::Debug for Topics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topics")
+            .field("topics", &self.map.len())
+            .field("broker", &self.broker.is_some())
+            .finish()
+    }
 }
 
 impl Topics {
+    /// The topics of one thread, reporting interest to `broker` if any.
+    pub(crate) fn new(broker: Option<Arc<BrokerLink>>) -> Self {
+        Topics {
+            map: HashMap::new(),
+            broker,
+        }
+    }
+
     /// Adds `id` to `topic` (once, however often it is called); returns the
     /// shared topic name.
     pub fn subscribe(&mut self, topic: &str, id: ConnId) -> Arc<str> {
@@ -33,6 +54,9 @@ impl Topics {
             None => {
                 let name: Arc<str> = Arc::from(topic);
                 self.map.insert(name.clone(), Subscribers::default());
+                if let Some(b) = &self.broker {
+                    b.interest(&name, true);
+                }
                 name
             }
         };
@@ -57,7 +81,11 @@ impl Topics {
             subs.position.insert(moved, at);
         }
         if subs.ids.is_empty() {
-            self.map.remove(topic);
+            if let Some((name, _)) = self.map.remove_entry(topic) {
+                if let Some(b) = &self.broker {
+                    b.interest(&name, false);
+                }
+            }
         }
     }
 

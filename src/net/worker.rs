@@ -252,6 +252,7 @@ impl<H: Handler> Worker<H> {
         commands: Receiver<Command>,
         config: Arc<Config>,
     ) -> io::Result<Self> {
+        let topics = Topics::new(handle.shared.broker.clone());
         let mut worker = Worker {
             index,
             poll,
@@ -261,7 +262,7 @@ impl<H: Handler> Worker<H> {
             handle,
             commands,
             timers: Timers::default(),
-            topics: Topics::default(),
+            topics,
             dirty: Vec::new(),
             backlog: Vec::new(),
             pending_accepts: Vec::new(),

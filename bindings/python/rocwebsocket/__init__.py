@@ -31,6 +31,7 @@ The library is found through ``ROCWS_LIB`` (a file or a directory), else
 """
 
 from ._batch import Batch
+from ._broker import BrokerStats, broker_stats
 from ._connection import Connection, Listener, connect, serve
 from ._engine import Client, Engine, Server
 from ._ffi import (
@@ -64,6 +65,7 @@ from ._upgrade import Accept, Reject, UpgradeRequest
 __all__ = [
     "Accept",
     "Batch",
+    "BrokerStats",
     "BufferTooSmallError",
     "Client",
     "CloseCode",
@@ -92,6 +94,7 @@ __all__ = [
     "UnsupportedError",
     "UpgradeRequest",
     "Utf8Error",
+    "broker_stats",
     "connect",
     "serve",
     "version",

@@ -207,6 +207,18 @@ class rws_engine_config(Structure):
         ("tls_listen_count", c_size_t),
         ("tls_server", c_void_p),
         ("decide_upgrades", c_bool),
+        ("broker_url", c_char_p),
+        ("broker_max_queued", c_uint32),
+    ]
+
+
+class rws_broker_stats(Structure):
+    _fields_ = [
+        ("published", c_uint64),
+        ("received", c_uint64),
+        ("dropped", c_uint64),
+        ("reconnects", c_uint64),
+        ("connected", c_bool),
     ]
 
 
@@ -344,6 +356,7 @@ _declare("rws_engine_publish", c_int, c_void_p, c_char_p, c_uint8, c_char_p, c_s
 _declare("rws_engine_subscribe", c_int, c_void_p, c_uint64, c_char_p, c_bool)
 _declare("rws_engine_connect", c_int, c_void_p, c_char_p, c_uint64)
 _declare("rws_engine_connection_count", c_size_t, c_void_p)
+_declare("rws_engine_broker_stats", c_int, c_void_p, POINTER(rws_broker_stats))
 _declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p, c_char_p)
 _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
@@ -442,10 +455,17 @@ def make_config(
     tls_listen: Sequence[str] = (),
     tls_server: Optional[int] = None,
     decide_upgrades: bool = False,
+    broker: Optional[str] = None,
+    broker_max_queued: int = 0,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
-    engine has started (the C side copies the strings)."""
+    engine has started (the C side copies the strings).
+
+    ``broker`` (``redis://host:port``, ``rediss://`` for TLS) carries
+    ``publish`` to the subscribers of every engine on that broker (see
+    ``rocwebsocket.broker_stats``); ``broker_max_queued`` bounds the publishes
+    waiting for it (0: 65,536), past which they are dropped and counted."""
     cfg = rws_engine_config()
     check(lib.rws_engine_config_init(ctypes.byref(cfg)))
     keep: "list[object]" = []
@@ -466,6 +486,11 @@ def make_config(
     cfg.tls_listen_count = n
     cfg.tls_server = tls_server
     cfg.decide_upgrades = decide_upgrades
+    if broker is not None:
+        url = broker.encode()
+        keep.append(url)
+        cfg.broker_url = url
+        cfg.broker_max_queued = broker_max_queued
     cfg.threads = threads
     cfg.max_connections = max_connections
     if max_frame_size is not None:

@@ -31,6 +31,10 @@ pub const USAGE: &str =
                                    fanout: connection 0 publishes, every connection (itself too)
                                    receives; the server must relay to all (rocws serve --broadcast)
                                    feed: only receive what the server pushes (rocws serve --feed 0)
+      --more-url URL               fanout: another node of the cluster, repeatable; connections are
+                                   dealt round-robin over --url and these (the publisher on --url)
+      --topic T                    fanout through topic T of rocws serve --broadcast [--broker]:
+                                   every connection sends `sub T`, the publisher `pub T ...` (--text)
       --engine                     feed mode: receive through the net engine's client (one
                                    event-loop thread, a Handler) instead of the bench's own loop
       --conns N                    connections (default 100)
@@ -80,12 +84,16 @@ fn parse(args: &[String]) -> Result<Options, String> {
         ..Default::default()
     };
     let mut server_name = None;
+    let mut more_urls: Vec<String> = Vec::new();
+    let mut topic = None;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
         let mut next = || super::value(args, &mut i, flag);
         match flag {
             "--url" => url = next()?.to_owned(),
+            "--more-url" => more_urls.push(next()?.to_owned()),
+            "--topic" => topic = Some(next()?.to_owned()),
             "--mode" => {
                 mode = match next()? {
                     "echo" => Mode::Echo,
@@ -148,6 +156,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             payload::HEADER_LEN
         ));
     }
+    if topic.is_some() && !(mode == Mode::Fanout && text) {
+        return Err("--topic is for --mode fanout --text (topic commands are text)".into());
+    }
+    if !more_urls.is_empty() && mode != Mode::Fanout {
+        return Err("--more-url is for --mode fanout".into());
+    }
     if engine && mode != Mode::Feed {
         return Err("--engine is for --mode feed".into());
     }
@@ -166,6 +180,21 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 .ok_or_else(|| format!("{url}: no address"))?,
         ),
     };
+    let more_targets = more_urls
+        .iter()
+        .map(|u| {
+            let p = WsUrl::parse(u).map_err(|e| format!("{u}: {e}"))?;
+            if p.tls || p.unix.is_some() {
+                return Err(format!("--more-url {u}: ws://host:port only"));
+            }
+            (p.host.as_str(), p.port)
+                .to_socket_addrs()
+                .map_err(|e| format!("{u}: {e}"))?
+                .next()
+                .map(Target::Tcp)
+                .ok_or_else(|| format!("{u}: no address"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let tls = if parsed.tls {
         if engine {
             return Err("--engine does not take wss:// URLs yet".into());
@@ -196,6 +225,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         duration: Duration::try_from_secs_f64(duration)
             .map_err(|_| format!("--duration: not a number of seconds: {duration}"))?,
         pin_threads: pin.clone(),
+        more_targets,
+        topic,
     };
     Ok(Options {
         url,

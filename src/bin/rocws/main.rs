@@ -1,7 +1,7 @@
 //! `rocws`: an echo/broadcast server, a line client, and an Autobahn client.
 //!
 //! ```text
-//! rocws serve [--listen ADDR]... [--tls-cert FILE --tls-key FILE] [--threads N] [--broadcast] [limits...]
+//! rocws serve [--listen ADDR]... [--tls-cert FILE --tls-key FILE] [--threads N] [--broadcast [--broker URL]] [limits...]
 //! rocws client URL [--protocol P]... [--header 'Name: value']... [--ca FILE] [limits...]
 //! rocws autobahn-client [BASE_URL]
 //! rocws bench [--url URL] [--mode echo|fanout|feed] [load options...]
@@ -10,6 +10,7 @@
 mod bench;
 mod feed;
 mod logger;
+mod topics;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -29,7 +30,11 @@ const USAGE: &str = "usage:
       --threads N                  event-loop threads (default: one per core)
       --protocol P                 a supported subprotocol, repeatable, in preference order (browsers
                                    fail the handshake when they offer subprotocols and none is chosen)
-      --broadcast                  relay every message to every client instead of echoing it
+      --broadcast                  relay every message to every client instead of echoing it; text
+                                   messages `sub T`, `unsub T`, `pub T PAYLOAD` and `stats` are topic
+                                   commands (see README, Topics across nodes)
+      --broker URL                 with --broadcast: carry topics to and from the other nodes on this
+                                   Redis broker (redis://[user:pass@]host:port, rediss:// for TLS)
       --feed RATE                  push 100-byte JSON-like text messages to every client:
                                    0 = as fast as each client reads, else RATE per second each
       --max-connections N          over it, new connections get 503 (default: no limit)
@@ -135,7 +140,9 @@ struct Echo {
 impl Handler for Echo {
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         if self.broadcast {
-            let _ = conn.handle().broadcast(&message);
+            if !topics::run(conn, &message) {
+                let _ = conn.handle().broadcast(&message);
+            }
         } else {
             let _ = conn.send(message);
         }
@@ -214,6 +221,10 @@ fn serve(args: &[String]) -> Result<(), String> {
             "--threads" => config.threads = number(value(args, &mut i, flag)?, flag)?,
             "--protocol" => config.protocols.push(value(args, &mut i, flag)?.to_owned()),
             "--broadcast" => broadcast = true,
+            "--broker" => {
+                let url = value(args, &mut i, flag)?;
+                config.broker = Some(rocwebsocket::net::BrokerConfig::new(url));
+            }
             "--feed" => feed_rate = Some(number::<f64>(value(args, &mut i, flag)?, flag)?),
             "--max-connections" => {
                 config.limits.max_connections = number(value(args, &mut i, flag)?, flag)?
@@ -258,6 +269,9 @@ fn serve(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
         i += 1;
+    }
+    if config.broker.is_some() && !broadcast {
+        return Err("--broker needs --broadcast (topics are broadcast mode's)".into());
     }
     let acceptor = tls.acceptor()?;
     if config.listen.is_empty() && (acceptor.is_none() || tls.listen.is_empty()) {

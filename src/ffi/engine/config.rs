@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::super::conn::{conn_config, rws_conn_config};
 use super::super::tls::{acceptor, rws_tls_server};
 use super::super::{c_str, check_null, fail, guard, rws_result};
-use crate::net::{BackpressurePolicy, Config, Endpoint, TlsListen};
+use crate::net::{BackpressurePolicy, BrokerConfig, Config, Endpoint, TlsListen};
 
 /// What happens to a connection whose unsent bytes pass `max_buffered`.
 #[repr(C)]
@@ -95,6 +95,15 @@ pub struct rws_engine_config {
     /// of hosts that poll); false: accepted at once with `protocols`'
     /// preference. Callback engines decide in `on_upgrade` instead.
     pub decide_upgrades: bool,
+    /// A broker that carries topics to and from other nodes:
+    /// `redis://[user:password@]host:port`, `rediss://...` (TLS), or
+    /// `unix:///path`; NULL: topics stay on this engine. With one,
+    /// `rws_engine_publish` also reaches the subscribers of every other
+    /// engine on the same broker (see `rws_engine_broker_stats`).
+    pub broker_url: *const c_char,
+    /// Publishes waiting for the broker before more are dropped (and
+    /// counted); 0: 65,536.
+    pub broker_max_queued: u32,
 }
 
 /// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
@@ -142,6 +151,8 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             tls_listen_count: 0,
             tls_server: std::ptr::null(),
             decide_upgrades: false,
+            broker_url: std::ptr::null(),
+            broker_max_queued: 0,
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };
@@ -274,6 +285,18 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
     } else {
         config.limits.write_high_watermark = high;
         config.limits.write_low_watermark = low;
+    }
+    if !c.broker_url.is_null() {
+        // SAFETY: a C string per the contract.
+        let url = unsafe { c_str(c.broker_url) }?;
+        let mut broker = BrokerConfig::new(url);
+        if c.broker_max_queued > 0 {
+            broker.max_queued = c.broker_max_queued as usize;
+        }
+        broker
+            .check_url()
+            .map_err(|e| fail(rws_result::RWS_ERR_INVALID_ARGUMENT, e.to_string()))?;
+        config.broker = Some(broker);
     }
     // Engines report PING and PONG events (the pong to a ping is automatic).
     config.deliver_control_frames = true;

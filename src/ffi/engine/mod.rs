@@ -13,6 +13,7 @@ use config::{rws_engine_config, to_config};
 pub(crate) use connect::connect_error_code;
 use queue::{EventQueue, QueueHandler, Taken};
 
+pub mod broker;
 pub mod callbacks;
 pub mod config;
 pub mod connect;

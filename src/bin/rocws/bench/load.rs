@@ -77,6 +77,12 @@ pub struct Plan {
     pub pin_threads: Vec<usize>,
     /// `wss://`: the client configuration and the server name to check.
     pub tls: Option<(rocwebsocket::net::TlsConnector, String)>,
+    /// More servers (nodes of one cluster): connection `i` goes to
+    /// `[target, more_targets..][i % n]`.
+    pub more_targets: Vec<Target>,
+    /// Fan-out through a topic of `rocws serve --broadcast`: every
+    /// connection sends `sub TOPIC` once open, the publisher `pub TOPIC ...`.
+    pub topic: Option<String>,
 }
 
 /// What the threads and the main thread share.
@@ -99,6 +105,8 @@ pub struct Shared {
     pub fanout_alive: AtomicU32,
     /// Fan-out: wakes the publisher's thread when a message reached everyone.
     pub publisher_waker: Mutex<Option<Arc<Waker>>>,
+    /// `pub TOPIC ` for `--topic`.
+    pub pub_prefix: Vec<u8>,
 }
 
 impl Shared {
@@ -116,6 +124,10 @@ impl Shared {
             fanout_counts: (0..ring).map(|_| AtomicU32::new(0)).collect(),
             fanout_alive: AtomicU32::new(plan.conns as u32),
             publisher_waker: Mutex::new(None),
+            pub_prefix: plan
+                .topic
+                .as_ref()
+                .map_or_else(Vec::new, |t| format!("pub {t} ").into_bytes()),
         }
     }
 
@@ -252,6 +264,11 @@ pub fn run(plan: &Plan, shared: &Shared, thread: usize) -> Tally {
     if let Err(e) = load.handshake_all() {
         shared.fail(e);
     }
+    if plan.topic.is_some() {
+        // Time for the subscriptions to reach the other nodes' brokers links
+        // before the first publish (a later one would see a gap).
+        std::thread::sleep(Duration::from_secs(1));
+    }
     shared.ready.wait();
     shared.go.wait();
     if shared.abort.load(Ordering::Acquire) {
@@ -302,7 +319,12 @@ impl<'a> Load<'a> {
             .fold(0u64, u64::saturating_add);
         let mut peers = Vec::with_capacity(indices.len());
         for (k, &index) in indices.iter().enumerate() {
-            let mut stream = match &plan.target {
+            let at = index as usize % (1 + plan.more_targets.len());
+            let target = match at {
+                0 => &plan.target,
+                n => &plan.more_targets[n - 1],
+            };
+            let mut stream = match target {
                 Target::Tcp(addr) => {
                     let s = mio::net::TcpStream::connect(*addr)
                         .map_err(|e| format!("connect {addr}: {e}"))?;
@@ -357,7 +379,11 @@ impl<'a> Load<'a> {
             poll,
             dirty: Vec::with_capacity(peers.len()),
             peers,
-            template: Template::new(plan.size, plan.text),
+            template: Template::new(plan.size, plan.text).with_prefix(
+                plan.topic
+                    .as_ref()
+                    .map_or(&b""[..], |_| &shared.pub_prefix[..]),
+            ),
             tally: Tally::new(),
             now_ns: 0,
             in_window: false,
@@ -595,6 +621,11 @@ impl<'a> Load<'a> {
                 p.ws.discard_input(consumed);
                 p.handshake = None;
                 p.open = true;
+                if let Some(topic) = &self.plan.topic {
+                    p.ws.send_text(&format!("sub {topic}"))
+                        .map_err(|e| format!("sub: {e:?}"))?;
+                    self.mark_dirty(k);
+                }
                 Ok(true)
             }
             Err(e) => Err(format!("upgrade refused: {e}")),

@@ -49,7 +49,10 @@ pub fn get_u64(bytes: &[u8], text: bool) -> Option<u64> {
 /// A message-sized buffer whose filler is already in place: only the header
 /// changes from one message to the next, so sending copies nothing extra.
 pub struct Template {
+    /// A prefix the message is sent with (`pub TOPIC `), then the message.
     bytes: Vec<u8>,
+    /// Where the message starts in `bytes`.
+    off: usize,
     text: bool,
 }
 
@@ -66,7 +69,19 @@ impl Template {
                 }
             })
             .collect();
-        Template { bytes, text }
+        Template {
+            bytes,
+            off: 0,
+            text,
+        }
+    }
+
+    /// Sends go out as `prefix` then the message (a topic command of
+    /// `rocws serve --broadcast`, whose subscribers get the message alone).
+    pub fn with_prefix(mut self, prefix: &[u8]) -> Template {
+        self.bytes.splice(0..0, prefix.iter().copied());
+        self.off = prefix.len();
+        self
     }
 
     /// The message with `a` and `b` as its two numbers.
@@ -74,20 +89,23 @@ impl Template {
         let mut header = [0u8; HEADER_LEN];
         put_u64(&mut header[..8], a, self.text);
         put_u64(&mut header[8..], b, self.text);
-        let n = self.bytes.len().min(HEADER_LEN);
-        self.bytes[..n].copy_from_slice(&header[..n]);
+        let body = &mut self.bytes[self.off..];
+        let n = body.len().min(HEADER_LEN);
+        body[..n].copy_from_slice(&header[..n]);
         &self.bytes
     }
 
     /// Whether `payload` is exactly the message [`fill`](Self::fill) makes from `a` and `b`.
     pub fn matches(&mut self, payload: &[u8], a: u64, b: u64) -> bool {
-        payload.len() == self.bytes.len() && payload == self.fill(a, b)
+        let off = self.off;
+        payload.len() == self.bytes.len() - off && payload == &self.fill(a, b)[off..]
     }
 
     /// Whether `payload` has the right length and filler (its header is not checked).
     pub fn filler_matches(&self, payload: &[u8]) -> bool {
-        let n = self.bytes.len().min(HEADER_LEN);
-        payload.len() == self.bytes.len() && payload[n..] == self.bytes[n..]
+        let body = &self.bytes[self.off..];
+        let n = body.len().min(HEADER_LEN);
+        payload.len() == body.len() && payload[n..] == body[n..]
     }
 }
 
