@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use super::tls::TlsConnector;
+use crate::proto::feed::{AppKeepalive, AutoReply, ReconnectPolicy};
 use crate::proto::{ConnConfig, Timeouts};
 
 /// Options of one client connection.
@@ -32,6 +33,18 @@ pub struct ClientOptions {
     /// upgrade together), idle, keepalive ping and its pong deadline, closing
     /// handshake; `None` takes the engine's ([`Config::timeouts`](super::Config::timeouts)).
     pub timeouts: Option<Timeouts>,
+    /// Connect again when the connection goes down (closed by the peer,
+    /// dropped, refused, declared dead by `keepalive`), unless the
+    /// application closed it; `None`: never. Each open after a drop tells
+    /// the application through [`OpenInfo::reconnect`](super::OpenInfo).
+    /// A connect that fails before the first open is retried too; the
+    /// application hears `on_connect_error` only when the policy gives up.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// An application-level keepalive (a payload every interval, its
+    /// reply awaited by a deadline, else the connection is dropped as 1006).
+    pub keepalive: Option<AppKeepalive>,
+    /// Incoming messages answered by the engine itself, not delivered.
+    pub auto_replies: Vec<AutoReply>,
 }
 
 impl ClientOptions {
@@ -164,7 +177,7 @@ pub(crate) enum Target {
 }
 
 /// A connect request, resolved on the caller's thread.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConnectRequest {
     pub(crate) target: Target,
     pub(crate) url: WsUrl,

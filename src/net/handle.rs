@@ -33,6 +33,8 @@ pub(crate) enum Command {
         except: Option<ConnId>,
     },
     Connect(Box<ConnectRequest>),
+    /// No more reconnects for client connections with this tag.
+    StopReconnecting(u64),
     /// Subscribe (true) or unsubscribe (false) a connection to a topic.
     Subscribe(ConnId, Arc<str>, bool),
     /// Pause (false) or resume (true) reading from a connection's socket.
@@ -266,6 +268,17 @@ impl Handle {
             % n;
         self.deliver(worker, Command::Connect(Box::new(request)))
             .map_err(|e| io::Error::new(io::ErrorKind::NotConnected, e))
+    }
+
+    /// Stops reconnecting the client connections tagged `tag`: a reconnect
+    /// waiting for its time is dropped (no event follows), an open
+    /// connection will not be replaced when it goes down. Closing a
+    /// connection with [`close`](Self::close) does the same for it.
+    pub fn stop_reconnecting(&self, tag: u64) -> Result<(), HandleError> {
+        for worker in 0..self.shared.workers.len() {
+            self.deliver(worker, Command::StopReconnecting(tag))?;
+        }
+        Ok(())
     }
 
     /// Stops gracefully: listeners close, every open connection gets 1001

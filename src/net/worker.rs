@@ -33,6 +33,7 @@ pub(crate) use slots::MAX_SLOTS;
 
 mod commands;
 mod connect;
+mod feed;
 mod opening;
 mod read;
 mod slots;
@@ -169,6 +170,10 @@ struct Slot {
     published: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// This connection's own timers (`ClientOptions::timeouts`), else the engine's.
     timeouts: Option<Box<Timeouts>>,
+    /// Reconnect, keepalive and auto-reply state of a feed client.
+    feed: Option<Box<feed::Feed>>,
+    /// The application closed it (no reconnect follows).
+    closed_by_app: bool,
 }
 
 impl Slot {
@@ -193,6 +198,8 @@ impl Slot {
             tag: 0,
             published: None,
             timeouts: None,
+            feed: None,
+            closed_by_app: false,
         }
     }
 }
@@ -214,6 +221,7 @@ fn lend_conn<'a>(
         read_paused: &mut c.read_paused,
         tag: &mut c.tag,
         handle,
+        closed_by_app: &mut c.closed_by_app,
     }
 }
 
@@ -241,6 +249,8 @@ pub(crate) struct Worker<H: Handler> {
     stop_deadline: Option<Instant>,
     clock: Clock,
     now: Tick,
+    /// Feed clients waiting to connect again.
+    reconnects: feed::Reconnects,
 }
 
 impl<H: Handler> Worker<H> {
@@ -273,6 +283,7 @@ impl<H: Handler> Worker<H> {
             stop_deadline: None,
             clock: Clock::new(),
             now: Clock::new().now(),
+            reconnects: feed::Reconnects::default(),
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
@@ -285,7 +296,11 @@ impl<H: Handler> Worker<H> {
         let mut events = Events::with_capacity(1024);
         loop {
             self.now = self.clock.now();
-            let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
+            let next = match (self.timers.next(), self.reconnects.next()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut timeout = next.map(|at| self.clock.until(self.now, at));
             if !self.backlog.is_empty() || !self.pending_accepts.is_empty() {
                 timeout = Some(Duration::ZERO); // input is waiting: only look around
             }
@@ -317,6 +332,7 @@ impl<H: Handler> Worker<H> {
             }
             self.serve_backlog();
             self.fire_timers();
+            self.fire_reconnects();
             self.handler.on_wakeup_end();
             self.flush_dirty();
             if let Some(deadline) = self.stop_deadline {
@@ -469,8 +485,13 @@ impl<H: Handler> Worker<H> {
     fn schedule(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
-        let Some(at) = c.ws.next_deadline(self.now, timeouts) else {
-            return;
+        let at = match (
+            c.ws.next_deadline(self.now, timeouts),
+            Self::feed_deadline(c),
+        ) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return,
         };
         if c.timer_at.is_none_or(|queued| at < queued) {
             c.timer_at = Some(at);
@@ -488,6 +509,13 @@ impl<H: Handler> Worker<H> {
             }
             c.timer_at = None;
             self.on_timer(slot);
+            if self
+                .conns
+                .get(slot)
+                .is_some_and(|c| c.generation == generation && c.feed.is_some())
+            {
+                self.feed_timer(slot);
+            }
             if self
                 .conns
                 .get(slot)
@@ -554,12 +582,25 @@ impl<H: Handler> Worker<H> {
         for topic in &c.subscriptions {
             self.topics.unsubscribe(topic, id);
         }
-        match c.report {
-            Report::NotOpened => {}
-            Report::Owed => self
-                .handler
-                .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
-            Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
+        let code = match c.report {
+            Report::NotOpened => None,
+            Report::Owed => {
+                self.handler
+                    .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, "");
+                Some(CloseCode::ABNORMAL)
+            }
+            Report::Closed(r) => {
+                self.handler.on_close_tagged(id, c.tag, r.code, &r.reason);
+                Some(r.code)
+            }
+        };
+        if let (Some(feed), Some(code)) = (c.feed, code) {
+            let why = if c.closed_by_app {
+                crate::proto::feed::Down::ByApplication
+            } else {
+                crate::proto::feed::Down::Closed(code.0)
+            };
+            self.feed_down(feed, why);
         }
     }
 }

@@ -224,6 +224,22 @@ class rws_tls_client_config(Structure):
     ]
 
 
+class rws_auto_reply(Structure):
+    """``rws_auto_reply``: a message the engine answers by itself."""
+
+    _fields_ = [
+        ("prefix", c_char_p),
+        ("prefix_len", c_size_t),
+        ("suffix", c_char_p),
+        ("suffix_len", c_size_t),
+        ("max_capture", c_size_t),
+        ("reply_prefix", c_char_p),
+        ("reply_prefix_len", c_size_t),
+        ("reply_suffix", c_char_p),
+        ("reply_suffix_len", c_size_t),
+    ]
+
+
 class rws_connect_options(Structure):
     """``rws_connect_options`` for ``rws_engine_connect_opts``: set
     ``struct_size`` to ``ctypes.sizeof(rws_connect_options)``; 0 fields take
@@ -244,6 +260,27 @@ class rws_connect_options(Structure):
         ("pong_timeout_ms", c_uint32),
         ("close_timeout_ms", c_uint32),
         ("conn", rws_conn_config),
+        ("reconnect", c_uint32),
+        ("reconnect_max_attempts", c_uint32),
+        ("reconnect_initial_ms", c_uint32),
+        ("reconnect_max_ms", c_uint32),
+        ("reconnect_jitter_percent", c_uint32),
+        ("reconnect_min_interval_ms", c_uint32),
+        ("reconnect_multiplier", ctypes.c_double),
+        ("no_retry_close_codes", POINTER(c_uint16)),
+        ("no_retry_close_code_count", c_size_t),
+        ("no_retry_statuses", POINTER(c_uint16)),
+        ("no_retry_status_count", c_size_t),
+        ("keepalive_payload", c_char_p),
+        ("keepalive_payload_len", c_size_t),
+        ("keepalive_reply", c_char_p),
+        ("keepalive_reply_len", c_size_t),
+        ("keepalive_interval_ms", c_uint32),
+        ("keepalive_deadline_ms", c_uint32),
+        ("keepalive_reply_prefix", c_uint32),
+        ("keepalive_binary", c_uint32),
+        ("auto_replies", POINTER(rws_auto_reply)),
+        ("auto_reply_count", c_size_t),
     ]
 
 
@@ -348,6 +385,10 @@ _declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p
 _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
 _declare("rws_engine_protocol", c_size_t, c_void_p, c_uint64, c_char_p, c_size_t)
+_declare("rws_engine_stop_reconnecting", c_int, c_void_p, c_uint64)
+_declare(
+    "rws_engine_reconnect_info", c_bool, c_void_p, c_uint64, POINTER(c_uint32), POINTER(c_uint64)
+)
 _declare("rws_tls_server_new", c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t)
 _declare("rws_tls_server_reload_files", c_int, c_void_p, c_char_p, c_char_p)
 _declare("rws_tls_server_free", None, c_void_p)

@@ -16,6 +16,7 @@ use queue::{EventQueue, QueueHandler, Taken};
 pub mod callbacks;
 pub mod config;
 pub mod connect;
+pub mod feed;
 pub mod options;
 pub mod poll;
 pub mod protocol;

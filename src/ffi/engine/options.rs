@@ -69,6 +69,99 @@ pub struct rws_connect_options {
     /// Frame and message size limits of this connection (CLOSE 1009 beyond
     /// them); a 0 field: the engine's limit.
     pub conn: rws_conn_config,
+    /// Non-zero: connect again whenever the connection goes down (closed by
+    /// the peer, dropped, refused, declared dead by the keepalive), after a
+    /// delay growing from `reconnect_initial_ms` by `reconnect_multiplier`
+    /// up to `reconnect_max_ms`, jittered; not after the application closed
+    /// it (`rws_engine_close`) or called `rws_engine_stop_reconnecting`.
+    /// Each OPEN after a drop carries the same tag (a new `conn`);
+    /// `rws_engine_reconnect_info` says which attempt and how long it was
+    /// down. A connect failing before the first open is retried too:
+    /// CONNECT_ERROR comes only when the policy gives up. 0: never.
+    pub reconnect: u32,
+    /// Attempts after a drop before giving up (CONNECT_ERROR); 0: no limit.
+    pub reconnect_max_attempts: u32,
+    /// Milliseconds before the first attempt; 0: 100.
+    pub reconnect_initial_ms: u32,
+    /// The largest delay in milliseconds; 0: 30000.
+    pub reconnect_max_ms: u32,
+    /// Percent of each delay drawn at random (the delay is uniform in
+    /// `[d * (1 - p/100), d]`); 0: 50; `RWS_TIMEOUT_NEVER`: no jitter;
+    /// above 100: `RWS_ERR_INVALID_ARGUMENT`.
+    pub reconnect_jitter_percent: u32,
+    /// Connects to the same host are spaced at least this many
+    /// milliseconds apart (the exchange's connect rate limit); 0: none.
+    pub reconnect_min_interval_ms: u32,
+    /// Growth of the delay per failed attempt; 0: 2.0; below 1:
+    /// `RWS_ERR_INVALID_ARGUMENT`.
+    pub reconnect_multiplier: f64,
+    /// Close codes from the peer after which no attempt is made (NULL when
+    /// the count is 0). Copied.
+    pub no_retry_close_codes: *const u16,
+    /// Entries in `no_retry_close_codes`.
+    pub no_retry_close_code_count: usize,
+    /// HTTP statuses refusing the upgrade after which no attempt is made;
+    /// NULL with count 0: 401 and 403. Copied.
+    pub no_retry_statuses: *const u16,
+    /// Entries in `no_retry_statuses`.
+    pub no_retry_status_count: usize,
+    /// An application-level keepalive: these bytes are sent every
+    /// `keepalive_interval_ms` (as text, or binary with
+    /// `keepalive_binary`); when no message matching `keepalive_reply`
+    /// arrives within `keepalive_deadline_ms` of a send, the connection is
+    /// dropped (CLOSE 1006, then a reconnect if enabled). Matching replies
+    /// are not delivered. NULL: no keepalive. Copied.
+    pub keepalive_payload: *const u8,
+    /// Bytes in `keepalive_payload`.
+    pub keepalive_payload_len: usize,
+    /// What the reply is (whole, or its start with
+    /// `keepalive_reply_prefix`); NULL with `keepalive_payload` set:
+    /// `RWS_ERR_NULL`. Copied.
+    pub keepalive_reply: *const u8,
+    /// Bytes in `keepalive_reply`.
+    pub keepalive_reply_len: usize,
+    /// Milliseconds between sends; 0: 20000.
+    pub keepalive_interval_ms: u32,
+    /// Milliseconds from a send to its reply; 0: 10000.
+    pub keepalive_deadline_ms: u32,
+    /// Non-zero: `keepalive_reply` matches a message that starts with it.
+    pub keepalive_reply_prefix: u32,
+    /// Non-zero: send `keepalive_payload` as a binary message.
+    pub keepalive_binary: u32,
+    /// Messages the engine answers itself without delivering them
+    /// (`{"ping":N}` -> `{"pong":N}`), first match wins (NULL when 0). Copied.
+    pub auto_replies: *const rws_auto_reply,
+    /// Entries in `auto_replies`.
+    pub auto_reply_count: usize,
+}
+
+/// An auto-reply rule: an incoming message that starts with `prefix`, ends
+/// with `suffix` and holds at most `max_capture` bytes between them is
+/// answered with `reply_prefix`, those bytes, then `reply_suffix` (text
+/// when the message was text and the reply is UTF-8, else binary), and is
+/// not delivered. `max_capture` 0 makes the match exact. Each pointer may be
+/// NULL when its length is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rws_auto_reply {
+    /// What the message starts with.
+    pub prefix: *const u8,
+    /// Bytes in `prefix`.
+    pub prefix_len: usize,
+    /// What it ends with.
+    pub suffix: *const u8,
+    /// Bytes in `suffix`.
+    pub suffix_len: usize,
+    /// Most bytes between `prefix` and `suffix`.
+    pub max_capture: usize,
+    /// The reply's start.
+    pub reply_prefix: *const u8,
+    /// Bytes in `reply_prefix`.
+    pub reply_prefix_len: usize,
+    /// The reply's end.
+    pub reply_suffix: *const u8,
+    /// Bytes in `reply_suffix`.
+    pub reply_suffix_len: usize,
 }
 
 /// The engine's own settings, which fields left 0 take.
@@ -156,6 +249,12 @@ pub(super) unsafe fn client_options(
         server_name,
         limits: (limits != engine.limits).then_some(limits),
         timeouts: timeouts(&c, &engine.timeouts),
+        // SAFETY: per the contract, the feed fields' pointers are valid.
+        reconnect: unsafe { super::feed::reconnect_policy(&c)? },
+        // SAFETY: as above.
+        keepalive: unsafe { super::feed::keepalive(&c)? },
+        // SAFETY: as above.
+        auto_replies: unsafe { super::feed::auto_replies(&c)? },
     })
 }
 

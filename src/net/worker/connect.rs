@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use mio::Interest;
 
+use super::feed::Feed;
 use super::{Attempt, ClientOpening, Phase, Slot, Worker};
 use crate::net::client::{ConnectRequest, Target};
 use crate::net::handler::Handler;
@@ -16,6 +17,17 @@ use crate::proto::Role;
 
 impl<H: Handler> Worker<H> {
     pub(super) fn start_connect(&mut self, request: Box<ConnectRequest>, attempt: usize) {
+        let feed = Feed::for_request(&request);
+        self.start_connect_with(request, attempt, feed);
+    }
+
+    /// Connects to address `attempt` of `request`, carrying a feed client's state.
+    pub(super) fn start_connect_with(
+        &mut self,
+        request: Box<ConnectRequest>,
+        attempt: usize,
+        feed: Option<Box<Feed>>,
+    ) {
         if self.stop_deadline.is_some() {
             let e = io::Error::new(io::ErrorKind::NotConnected, "the engine is stopping");
             return self.handler.on_connect_error(request.options.tag, &e);
@@ -32,12 +44,12 @@ impl<H: Handler> Worker<H> {
         };
         let stream = match stream {
             Ok(s) => s,
-            Err(e) => return self.retry_or_fail(request, attempt, e),
+            Err(e) => return self.retry_or_fail(request, attempt, e, feed),
         };
         let stream = if request.url.tls {
             match Self::tls_session(stream, &request) {
                 Ok(s) => s,
-                Err(e) => return self.handler.on_connect_error(request.options.tag, &e),
+                Err(e) => return self.feed_connect_failed(request.options.tag, feed, &e),
             }
         } else {
             stream
@@ -58,6 +70,7 @@ impl<H: Handler> Worker<H> {
         );
         slot.tag = tag;
         slot.timeouts = timeouts;
+        slot.feed = feed;
         self.insert(slot, Interest::READABLE | Interest::WRITABLE);
     }
 
@@ -79,12 +92,13 @@ impl<H: Handler> Worker<H> {
         request: Box<ConnectRequest>,
         attempt: usize,
         error: io::Error,
+        feed: Option<Box<Feed>>,
     ) {
         let more = matches!(&request.target, Target::Tcp(a) if attempt + 1 < a.len());
         if more {
-            self.start_connect(request, attempt + 1);
+            self.start_connect_with(request, attempt + 1, feed);
         } else {
-            self.handler.on_connect_error(request.options.tag, &error);
+            self.feed_connect_failed(request.options.tag, feed, &error);
         }
     }
 
@@ -159,9 +173,9 @@ impl<H: Handler> Worker<H> {
             .fetch_sub(1, Ordering::Relaxed);
         match c.phase {
             Phase::Connecting(request, Attempt::Address(attempt)) => {
-                self.retry_or_fail(request, attempt, error)
+                self.retry_or_fail(request, attempt, error, c.feed)
             }
-            _ => self.handler.on_connect_error(c.tag, &error),
+            _ => self.feed_connect_failed(c.tag, c.feed, &error),
         }
     }
 }

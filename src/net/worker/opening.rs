@@ -177,11 +177,17 @@ impl<H: Handler> Worker<H> {
                                 peer: c.stream.peer(),
                                 tag: c.tag,
                                 is_client: true,
+                                reconnect: None,
                             };
                             self.open(slot, info);
                             true
                         }
                         Err(error) => {
+                            if let (Some(f), handshake::ClientHandshakeError::Status(status)) =
+                                (c.feed.as_mut(), &error)
+                            {
+                                f.refused = Some(*status);
+                            }
                             let error =
                                 io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string());
                             self.connect_failed(slot, error);
@@ -306,6 +312,7 @@ impl<H: Handler> Worker<H> {
                     peer,
                     tag: 0,
                     is_client: false,
+                    reconnect: None,
                 };
                 self.open(slot, info);
             }
@@ -321,7 +328,8 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    pub(super) fn open(&mut self, slot: usize, info: OpenInfo) {
+    pub(super) fn open(&mut self, slot: usize, mut info: OpenInfo) {
+        info.reconnect = self.feed_opened(slot);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;

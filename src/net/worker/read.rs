@@ -160,6 +160,23 @@ impl<H: Handler> Worker<H> {
                 break;
             };
             delivered += 1;
+            if c.feed.is_some() {
+                if let Event::Text(t) = &event {
+                    if Self::feed_consumes(
+                        c,
+                        t.as_bytes(),
+                        false,
+                        &mut self.write_pool,
+                        &self.clock,
+                    ) {
+                        continue;
+                    }
+                } else if let Event::Binary(b) = &event {
+                    if Self::feed_consumes(c, b, true, &mut self.write_pool, &self.clock) {
+                        continue;
+                    }
+                }
+            }
             let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),

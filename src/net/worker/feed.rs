@@ -1,0 +1,259 @@
+//! Feed clients on a worker: reconnecting after a drop (the timing is
+//! `proto::feed`'s), the application keepalive's sends and deadline, and
+//! auto-replies. Only client connections given a reconnect policy, a
+//! keepalive or auto-reply rules carry a [`Feed`]; the others pay one
+//! `None` check per message.
+
+use std::io;
+
+use super::{Slot, Worker};
+use crate::net::client::ConnectRequest;
+use crate::net::handler::Handler;
+use crate::net::pool::BufferPool;
+use crate::net::timer::Clock;
+use crate::proto::feed::{
+    AutoReply, Decision, Down, HostSpacing, KeepaliveAction, KeepaliveState, Reconnect,
+    ReconnectInfo, Rtt,
+};
+use crate::proto::{CloseCode, Tick};
+
+/// What a feed connection keeps across its successive sockets.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    /// What to connect to again (the addresses resolved at the first connect).
+    pub(crate) request: Box<ConnectRequest>,
+    pub(crate) reconnect: Reconnect,
+    pub(crate) keepalive: Option<KeepaliveState>,
+    /// Round-trip times of the application keepalive.
+    pub(crate) app_rtt: Rtt,
+    /// The HTTP status that refused the last upgrade, if one did.
+    pub(crate) refused: Option<u16>,
+}
+
+impl Feed {
+    /// A feed state for `request`, if its options ask for one.
+    pub(crate) fn for_request(request: &ConnectRequest) -> Option<Box<Feed>> {
+        let o = &request.options;
+        if o.reconnect.is_none() && o.keepalive.is_none() && o.auto_replies.is_empty() {
+            return None;
+        }
+        Some(Box::new(Feed {
+            request: Box::new(request.clone()),
+            reconnect: Reconnect::default(),
+            keepalive: None,
+            app_rtt: Rtt::default(),
+            refused: None,
+        }))
+    }
+}
+
+/// A reconnect waiting for its time.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) at: Tick,
+    pub(crate) feed: Box<Feed>,
+}
+
+/// The reconnects of one worker: those waiting, and the per-host spacing.
+#[derive(Debug, Default)]
+pub(crate) struct Reconnects {
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) spacing: HostSpacing,
+}
+
+impl Reconnects {
+    /// The earliest pending reconnect.
+    pub(crate) fn next(&self) -> Option<Tick> {
+        self.pending.iter().map(|p| p.at).min()
+    }
+}
+
+/// Random bits for the jitter: not for secrets, only to spread clients out.
+fn random() -> u64 {
+    let mut b = [0u8; 8];
+    crate::proto::mask_key::fill_random(&mut b);
+    u64::from_ne_bytes(b)
+}
+
+impl<H: Handler> Worker<H> {
+    /// A feed connection went down: schedules its next attempt, or returns
+    /// it when no attempt will be made.
+    pub(super) fn feed_down(&mut self, mut feed: Box<Feed>, why: Down) -> Option<Box<Feed>> {
+        // The keepalive belongs to the socket that went down.
+        feed.keepalive = None;
+        let Some(policy) = feed.request.options.reconnect.as_ref() else {
+            return Some(feed);
+        };
+        if self.stop_deadline.is_some() {
+            return Some(feed);
+        }
+        match feed.reconnect.on_down(policy, why, self.now, random()) {
+            Decision::GiveUp => Some(feed),
+            Decision::RetryAt(at) => {
+                let host = feed.request.url.host.clone();
+                let at = self
+                    .reconnects
+                    .spacing
+                    .reserve(&host, policy.min_connect_interval, at);
+                log::info!(
+                    "tag {}: reconnecting in {:?} ({why:?})",
+                    feed.request.options.tag,
+                    self.now.until(at)
+                );
+                self.reconnects.pending.push(Pending { at, feed });
+                None
+            }
+        }
+    }
+
+    /// Starts the reconnects whose time has come.
+    pub(super) fn fire_reconnects(&mut self) {
+        if self.reconnects.pending.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reconnects.pending)
+            .into_iter()
+            .partition(|p| p.at <= now);
+        self.reconnects.pending = waiting;
+        for p in due {
+            let request = p.feed.request.clone();
+            self.start_connect_with(request, 0, Some(p.feed));
+        }
+    }
+
+    /// The application wants no more attempts for `tag`: pending ones are
+    /// dropped, open ones will not be replaced.
+    pub(super) fn stop_reconnecting(&mut self, tag: u64) {
+        self.reconnects
+            .pending
+            .retain(|p| p.feed.request.options.tag != tag);
+        for slot in self.conns.keys() {
+            let c = &mut self.conns[slot];
+            if c.tag == tag {
+                if let Some(f) = &mut c.feed {
+                    f.reconnect.stop();
+                }
+            }
+        }
+    }
+
+    /// A client connection opened: the keepalive starts, and the
+    /// application will hear whether this is a reconnect.
+    pub(super) fn feed_opened(&mut self, slot: usize) -> Option<ReconnectInfo> {
+        let now = self.now;
+        let f = self.conns[slot].feed.as_mut()?;
+        if let Some(k) = &f.request.options.keepalive {
+            f.keepalive = Some(KeepaliveState::opened(k, now));
+        }
+        f.refused = None;
+        f.reconnect.on_open(now)
+    }
+
+    /// The keepalive's deadline, folded into the connection's.
+    pub(super) fn feed_deadline(c: &Slot) -> Option<Tick> {
+        let f = c.feed.as_ref()?;
+        Some(
+            f.keepalive
+                .as_ref()?
+                .next_deadline(f.request.options.keepalive.as_ref()?),
+        )
+    }
+
+    /// The keepalive's turn at a timer: send, or declare the connection dead.
+    pub(super) fn feed_timer(&mut self, slot: usize) {
+        let now = self.now;
+        let now_us = self.clock.micros();
+        let c = &mut self.conns[slot];
+        let Some(f) = c.feed.as_mut() else { return };
+        let (Some(k), Some(state)) = (f.request.options.keepalive.as_ref(), f.keepalive.as_mut())
+        else {
+            return;
+        };
+        match state.on_timeout(k, now, now_us) {
+            KeepaliveAction::Wait => {}
+            KeepaliveAction::Send => {
+                let payload = k.payload.clone();
+                let binary = k.binary;
+                self.lend_write_buffer(slot);
+                let ws = &mut self.conns[slot].ws;
+                let sent = if binary {
+                    ws.send_binary(&payload)
+                } else {
+                    match std::str::from_utf8(&payload) {
+                        Ok(text) => ws.send_text(text),
+                        Err(_) => ws.send_binary(&payload),
+                    }
+                };
+                if sent.is_ok() {
+                    self.mark_dirty(slot);
+                }
+            }
+            KeepaliveAction::Dead => {
+                let c = &mut self.conns[slot];
+                c.report.record(
+                    CloseCode::ABNORMAL,
+                    "application keepalive: no reply in time",
+                );
+                self.remove(slot);
+            }
+        }
+    }
+
+    /// Whether a received message is the keepalive's reply or answered by
+    /// an auto-reply rule (then the application does not see it).
+    pub(super) fn feed_consumes(
+        c: &mut Slot,
+        message: &[u8],
+        binary: bool,
+        write_pool: &mut BufferPool,
+        clock: &Clock,
+    ) -> bool {
+        let Some(f) = c.feed.as_mut() else {
+            return false;
+        };
+        if let (Some(k), Some(state)) = (f.request.options.keepalive.as_ref(), f.keepalive.as_mut())
+        {
+            if let Some(rtt) = state.on_message(k, message, clock.micros()) {
+                f.app_rtt.record(rtt);
+                return true;
+            }
+        }
+        let Some(reply) = AutoReply::first(&f.request.options.auto_replies, message) else {
+            return false;
+        };
+        if !c.ws.holds_write_buffer() {
+            c.ws.lend_write_buffer(write_pool.take());
+        }
+        // A text message's reply is text only if the rule kept it UTF-8.
+        let sent = match (binary, std::str::from_utf8(&reply)) {
+            (false, Ok(text)) => c.ws.send_text(text),
+            _ => c.ws.send_binary(&reply),
+        };
+        if let Err(e) = sent {
+            log::debug!("auto-reply not sent: {e}");
+        }
+        true
+    }
+
+    /// A connect failed for good (all addresses tried, or refused):
+    /// schedules a reconnect, or tells the application.
+    pub(super) fn feed_connect_failed(
+        &mut self,
+        tag: u64,
+        feed: Option<Box<Feed>>,
+        error: &io::Error,
+    ) {
+        if let Some(mut feed) = feed {
+            let why = match feed.refused.take() {
+                Some(status) => Down::Refused(status),
+                None => Down::Failed,
+            };
+            log::info!("tag {tag}: connect failed: {error}");
+            if self.feed_down(feed, why).is_none() {
+                return;
+            }
+        }
+        self.handler.on_connect_error(tag, error);
+    }
+}
