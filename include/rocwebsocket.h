@@ -604,7 +604,46 @@ typedef struct {
   const rws_auto_reply *auto_replies;
   // Entries in `auto_replies`.
   size_t auto_reply_count;
+  // Milliseconds between WebSocket pings stamped with their send time,
+  // whose pongs measure the round-trip time (`rws_engine_conn_stats`);
+  // those pongs are not delivered. 0: none.
+  uint32_t rtt_ping_interval_ms;
 } rws_connect_options;
+
+// Statistics of a feed client connection (one whose `rws_connect_options`
+// set `reconnect`, a keepalive, auto-replies or `rtt_ping_interval_ms`),
+// as its thread last recorded them. Byte counts are of WebSocket frames;
+// round-trip times in microseconds (0 until measured; the average is a
+// moving one, each sample weighing 1/8).
+typedef struct {
+  // Set by the caller to `sizeof(rws_conn_stats)`: the library writes
+  // no more than that (fields are only ever added at the end).
+  uint32_t struct_size;
+  // Messages received (those answered or consumed by the engine included).
+  uint64_t messages_in;
+  // Bytes received.
+  uint64_t bytes_in;
+  // Bytes written to the socket.
+  uint64_t bytes_out;
+  // Times the connection opened again after going down.
+  uint64_t reconnects;
+  // Latest RTT of the WebSocket RTT pings.
+  uint64_t ws_rtt_last_us;
+  // Smallest.
+  uint64_t ws_rtt_min_us;
+  // Moving average.
+  uint64_t ws_rtt_avg_us;
+  // Samples taken.
+  uint64_t ws_rtt_samples;
+  // Latest RTT of the application keepalive.
+  uint64_t app_rtt_last_us;
+  // Smallest.
+  uint64_t app_rtt_min_us;
+  // Moving average.
+  uint64_t app_rtt_avg_us;
+  // Samples taken.
+  uint64_t app_rtt_samples;
+} rws_conn_stats;
 
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
 // count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
@@ -1003,6 +1042,15 @@ bool rws_engine_reconnect_info(const rws_engine *e,
                                uint64_t conn,
                                uint32_t *attempt,
                                uint64_t *down_ms);
+
+// Fills `out` with the statistics of open feed connection `conn`.
+// Errors: `RWS_ERR_NULL`, `RWS_ERR_INVALID_ARGUMENT` (`out->struct_size`
+// 0), `RWS_ERR_UNKNOWN_CONNECTION` (not open, or not a feed connection).
+// Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` live; `out` writable for `out->struct_size` bytes.
+rws_result rws_engine_conn_stats(const rws_engine *e, uint64_t conn, rws_conn_stats *out);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait

@@ -209,6 +209,7 @@ fn required_pings_and_exchange_pings_are_answered_inside_the_engine() {
     let options = ClientOptions {
         keepalive: Some(keepalive),
         auto_replies: vec![auto],
+        rtt_ping_interval: Some(Duration::from_millis(50)),
         ..ClientOptions::default()
     };
     let (engine, rx) = client(&sim.url, options);
@@ -242,6 +243,21 @@ fn required_pings_and_exchange_pings_are_answered_inside_the_engine() {
         _ => None,
     });
     assert!(pongs >= 10, "{pongs} exchange pings answered");
+    // Round-trip times of both kinds were measured.
+    let stats = engine.handle().conn_stats(id).unwrap();
+    assert!(stats.app_rtt.samples >= 3, "{stats:?}");
+    assert!(stats.ws_rtt.samples >= 3, "{stats:?}");
+    assert!(
+        stats.app_rtt.min_us > 0
+            && stats.app_rtt.min_us <= stats.app_rtt.avg_us.max(stats.app_rtt.last_us),
+        "{stats:?}"
+    );
+    assert!(stats.ws_rtt.min_us > 0, "{stats:?}");
+    assert!(
+        stats.messages_in >= 150 && stats.bytes_in > stats.messages_in * 8,
+        "{stats:?}"
+    );
+    assert!(stats.bytes_out > 0 && stats.reconnects == 0, "{stats:?}");
     engine.stop(Duration::from_secs(1));
 }
 

@@ -45,6 +45,10 @@ pub struct ClientOptions {
     pub keepalive: Option<AppKeepalive>,
     /// Incoming messages answered by the engine itself, not delivered.
     pub auto_replies: Vec<AutoReply>,
+    /// Send a WebSocket ping stamped with its send time this often, and
+    /// measure the round-trip time on its pong (see
+    /// [`Handle::conn_stats`](super::Handle::conn_stats)); `None`: never.
+    pub rtt_ping_interval: Option<std::time::Duration>,
 }
 
 impl ClientOptions {

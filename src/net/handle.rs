@@ -53,6 +53,8 @@ pub(crate) struct WorkerRemote {
     /// (stored after each flush and backpressure check; read by
     /// [`Handle::buffered_amount`]).
     pub(crate) buffered: Mutex<HashMap<ConnId, Arc<AtomicUsize>>>,
+    /// Statistics of the open feed connections of this thread.
+    pub(crate) stats: Mutex<HashMap<ConnId, Arc<super::stats::SharedStats>>>,
 }
 
 pub(crate) struct Shared {
@@ -291,6 +293,22 @@ impl Handle {
             let _ = self.deliver(worker, Command::Stop(deadline));
         }
         self.shared.stopped.store(true, Ordering::Release);
+    }
+
+    /// Statistics of an open feed client connection (one with a reconnect
+    /// policy, keepalive, auto-replies or RTT pings), as its thread last
+    /// recorded them. `UnknownConnection` for other connections.
+    pub fn conn_stats(&self, id: ConnId) -> Result<super::ConnStats, HandleError> {
+        let remote = self
+            .shared
+            .workers
+            .get(id.worker())
+            .ok_or(HandleError::UnknownConnection)?;
+        let table = remote.stats.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .get(&id)
+            .map(|s| s.load())
+            .ok_or(HandleError::UnknownConnection)
     }
 
     /// Bytes queued on an open connection and not yet written, as its thread

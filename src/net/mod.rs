@@ -8,6 +8,7 @@ pub mod flush;
 pub mod handle;
 pub mod handler;
 pub mod pool;
+pub mod stats;
 pub mod sys;
 pub mod timer;
 pub mod tls;
@@ -20,4 +21,5 @@ pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsList
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
 pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, UpgradeRequest, MAX_THREADS};
+pub use stats::ConnStats;
 pub use tls::{TlsAcceptor, TlsClientOptions, TlsConnector, TlsError};

@@ -478,6 +478,9 @@ impl<H: Handler> Worker<H> {
         {
             return self.begin_linger(slot);
         }
+        if let Some(f) = &self.conns[slot].feed {
+            f.shared.store(&f.stats);
+        }
         self.reclaim_buffers(slot);
         self.schedule(slot);
     }
@@ -594,6 +597,9 @@ impl<H: Handler> Worker<H> {
                 Some(r.code)
             }
         };
+        if c.feed.is_some() {
+            self.feed_removed(id);
+        }
         if let (Some(feed), Some(code)) = (c.feed, code) {
             let why = if c.closed_by_app {
                 crate::proto::feed::Down::ByApplication

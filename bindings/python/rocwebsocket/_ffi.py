@@ -281,6 +281,29 @@ class rws_connect_options(Structure):
         ("keepalive_binary", c_uint32),
         ("auto_replies", POINTER(rws_auto_reply)),
         ("auto_reply_count", c_size_t),
+        ("rtt_ping_interval_ms", c_uint32),
+    ]
+
+
+class rws_conn_stats(Structure):
+    """``rws_conn_stats``: set ``struct_size`` before ``rws_engine_conn_stats``."""
+
+    _fields_ = [("struct_size", c_uint32)] + [
+        (name, c_uint64)
+        for name in (
+            "messages_in",
+            "bytes_in",
+            "bytes_out",
+            "reconnects",
+            "ws_rtt_last_us",
+            "ws_rtt_min_us",
+            "ws_rtt_avg_us",
+            "ws_rtt_samples",
+            "app_rtt_last_us",
+            "app_rtt_min_us",
+            "app_rtt_avg_us",
+            "app_rtt_samples",
+        )
     ]
 
 
@@ -386,6 +409,7 @@ _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
 _declare("rws_engine_protocol", c_size_t, c_void_p, c_uint64, c_char_p, c_size_t)
 _declare("rws_engine_stop_reconnecting", c_int, c_void_p, c_uint64)
+_declare("rws_engine_conn_stats", c_int, c_void_p, c_uint64, POINTER(rws_conn_stats))
 _declare(
     "rws_engine_reconnect_info", c_bool, c_void_p, c_uint64, POINTER(c_uint32), POINTER(c_uint64)
 )

@@ -228,3 +228,101 @@ pub unsafe extern "C" fn rws_engine_reconnect_info(
         true
     })
 }
+
+/// Statistics of a feed client connection (one whose `rws_connect_options`
+/// set `reconnect`, a keepalive, auto-replies or `rtt_ping_interval_ms`),
+/// as its thread last recorded them. Byte counts are of WebSocket frames;
+/// round-trip times in microseconds (0 until measured; the average is a
+/// moving one, each sample weighing 1/8).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct rws_conn_stats {
+    /// Set by the caller to `sizeof(rws_conn_stats)`: the library writes
+    /// no more than that (fields are only ever added at the end).
+    pub struct_size: u32,
+    /// Messages received (those answered or consumed by the engine included).
+    pub messages_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes written to the socket.
+    pub bytes_out: u64,
+    /// Times the connection opened again after going down.
+    pub reconnects: u64,
+    /// Latest RTT of the WebSocket RTT pings.
+    pub ws_rtt_last_us: u64,
+    /// Smallest.
+    pub ws_rtt_min_us: u64,
+    /// Moving average.
+    pub ws_rtt_avg_us: u64,
+    /// Samples taken.
+    pub ws_rtt_samples: u64,
+    /// Latest RTT of the application keepalive.
+    pub app_rtt_last_us: u64,
+    /// Smallest.
+    pub app_rtt_min_us: u64,
+    /// Moving average.
+    pub app_rtt_avg_us: u64,
+    /// Samples taken.
+    pub app_rtt_samples: u64,
+}
+
+/// Fills `out` with the statistics of open feed connection `conn`.
+/// Errors: `RWS_ERR_NULL`, `RWS_ERR_INVALID_ARGUMENT` (`out->struct_size`
+/// 0), `RWS_ERR_UNKNOWN_CONNECTION` (not open, or not a feed connection).
+/// Thread-safe; callable from callbacks.
+///
+/// # Safety
+/// `e` live; `out` writable for `out->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_conn_stats(
+    e: *const rws_engine,
+    conn: u64,
+    out: *mut rws_conn_stats,
+) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        if out.is_null() {
+            return fail(rws_result::RWS_ERR_NULL, "out is NULL");
+        }
+        // SAFETY: per the contract, at least the leading u32 is readable.
+        let size = unsafe { out.cast::<u32>().read_unaligned() } as usize;
+        if size == 0 {
+            return fail(
+                rws_result::RWS_ERR_INVALID_ARGUMENT,
+                "rws_conn_stats.struct_size is 0 (set it to sizeof(rws_conn_stats))",
+            );
+        }
+        let Ok(s) = e.handle.conn_stats(crate::net::ConnId(conn)) else {
+            return fail(
+                rws_result::RWS_ERR_UNKNOWN_CONNECTION,
+                "not an open feed connection",
+            );
+        };
+        let ours = std::mem::size_of::<rws_conn_stats>();
+        let value = rws_conn_stats {
+            struct_size: size.min(ours) as u32,
+            messages_in: s.messages_in,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            reconnects: s.reconnects,
+            ws_rtt_last_us: s.ws_rtt.last_us,
+            ws_rtt_min_us: s.ws_rtt.min_us,
+            ws_rtt_avg_us: s.ws_rtt.avg_us,
+            ws_rtt_samples: s.ws_rtt.samples,
+            app_rtt_last_us: s.app_rtt.last_us,
+            app_rtt_min_us: s.app_rtt.min_us,
+            app_rtt_avg_us: s.app_rtt.avg_us,
+            app_rtt_samples: s.app_rtt.samples,
+        };
+        // SAFETY: `out` is writable for `size` bytes, per the contract; at
+        // most our struct's size is written.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&value as *const rws_conn_stats).cast::<u8>(),
+                out.cast::<u8>(),
+                size.min(ours),
+            )
+        };
+        rws_result::RWS_OK
+    })
+}

@@ -133,6 +133,10 @@ pub struct rws_connect_options {
     pub auto_replies: *const rws_auto_reply,
     /// Entries in `auto_replies`.
     pub auto_reply_count: usize,
+    /// Milliseconds between WebSocket pings stamped with their send time,
+    /// whose pongs measure the round-trip time (`rws_engine_conn_stats`);
+    /// those pongs are not delivered. 0: none.
+    pub rtt_ping_interval_ms: u32,
 }
 
 /// An auto-reply rule: an incoming message that starts with `prefix`, ends
@@ -255,6 +259,10 @@ pub(super) unsafe fn client_options(
         keepalive: unsafe { super::feed::keepalive(&c)? },
         // SAFETY: as above.
         auto_replies: unsafe { super::feed::auto_replies(&c)? },
+        rtt_ping_interval: match c.rtt_ping_interval_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        },
     })
 }
 

@@ -10,12 +10,14 @@ use super::{Slot, Worker};
 use crate::net::client::ConnectRequest;
 use crate::net::handler::Handler;
 use crate::net::pool::BufferPool;
+use crate::net::stats::{ConnStats, SharedStats};
 use crate::net::timer::Clock;
 use crate::proto::feed::{
     AutoReply, Decision, Down, HostSpacing, KeepaliveAction, KeepaliveState, Reconnect,
-    ReconnectInfo, Rtt,
+    ReconnectInfo,
 };
 use crate::proto::{CloseCode, Tick};
+use std::sync::Arc;
 
 /// What a feed connection keeps across its successive sockets.
 #[derive(Debug)]
@@ -24,24 +26,36 @@ pub(crate) struct Feed {
     pub(crate) request: Box<ConnectRequest>,
     pub(crate) reconnect: Reconnect,
     pub(crate) keepalive: Option<KeepaliveState>,
-    /// Round-trip times of the application keepalive.
-    pub(crate) app_rtt: Rtt,
+    /// When the next RTT ping goes out (open connections with `rtt_ping_interval`).
+    pub(crate) next_rtt_ping: Option<Tick>,
+    /// Counters and round-trip times, and their copy for other threads.
+    pub(crate) stats: ConnStats,
+    pub(crate) shared: Arc<SharedStats>,
     /// The HTTP status that refused the last upgrade, if one did.
     pub(crate) refused: Option<u16>,
 }
+
+/// The payload of an RTT ping: this tag, then the send time in microseconds.
+const RTT_TAG: &[u8; 4] = b"rtt:";
 
 impl Feed {
     /// A feed state for `request`, if its options ask for one.
     pub(crate) fn for_request(request: &ConnectRequest) -> Option<Box<Feed>> {
         let o = &request.options;
-        if o.reconnect.is_none() && o.keepalive.is_none() && o.auto_replies.is_empty() {
+        if o.reconnect.is_none()
+            && o.keepalive.is_none()
+            && o.auto_replies.is_empty()
+            && o.rtt_ping_interval.is_none()
+        {
             return None;
         }
         Some(Box::new(Feed {
             request: Box::new(request.clone()),
             reconnect: Reconnect::default(),
             keepalive: None,
-            app_rtt: Rtt::default(),
+            next_rtt_ping: None,
+            stats: ConnStats::default(),
+            shared: Arc::default(),
             refused: None,
         }))
     }
@@ -81,6 +95,7 @@ impl<H: Handler> Worker<H> {
     pub(super) fn feed_down(&mut self, mut feed: Box<Feed>, why: Down) -> Option<Box<Feed>> {
         // The keepalive belongs to the socket that went down.
         feed.keepalive = None;
+        feed.next_rtt_ping = None;
         let Some(policy) = feed.request.options.reconnect.as_ref() else {
             return Some(feed);
         };
@@ -142,28 +157,66 @@ impl<H: Handler> Worker<H> {
     /// application will hear whether this is a reconnect.
     pub(super) fn feed_opened(&mut self, slot: usize) -> Option<ReconnectInfo> {
         let now = self.now;
+        let id = self.id(slot);
         let f = self.conns[slot].feed.as_mut()?;
         if let Some(k) = &f.request.options.keepalive {
             f.keepalive = Some(KeepaliveState::opened(k, now));
         }
+        f.next_rtt_ping = f.request.options.rtt_ping_interval.map(|d| now + d);
         f.refused = None;
-        f.reconnect.on_open(now)
+        let info = f.reconnect.on_open(now);
+        f.stats.reconnects += u64::from(info.is_some());
+        f.shared.store(&f.stats);
+        self.handle.shared.workers[self.index]
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, f.shared.clone());
+        info
+    }
+
+    /// A feed connection is removed: its statistics are no longer published.
+    pub(super) fn feed_removed(&mut self, id: crate::net::ConnId) {
+        self.handle.shared.workers[self.index]
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
 
     /// The keepalive's deadline, folded into the connection's.
     pub(super) fn feed_deadline(c: &Slot) -> Option<Tick> {
         let f = c.feed.as_ref()?;
-        Some(
-            f.keepalive
-                .as_ref()?
-                .next_deadline(f.request.options.keepalive.as_ref()?),
-        )
+        let keepalive = match (&f.keepalive, &f.request.options.keepalive) {
+            (Some(state), Some(k)) => Some(state.next_deadline(k)),
+            _ => None,
+        };
+        match (keepalive, f.next_rtt_ping) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The keepalive's turn at a timer: send, or declare the connection dead.
     pub(super) fn feed_timer(&mut self, slot: usize) {
         let now = self.now;
         let now_us = self.clock.micros();
+        let c = &mut self.conns[slot];
+        let Some(f) = c.feed.as_mut() else { return };
+        if let (Some(at), Some(every)) = (f.next_rtt_ping, f.request.options.rtt_ping_interval) {
+            if now >= at {
+                f.next_rtt_ping = Some(now + every);
+                let mut payload = [0u8; 12];
+                payload[..4].copy_from_slice(RTT_TAG);
+                payload[4..].copy_from_slice(&now_us.to_be_bytes());
+                if !c.ws.holds_write_buffer() {
+                    c.ws.lend_write_buffer(self.write_pool.take());
+                }
+                if c.ws.send_ping(&payload).is_ok() {
+                    self.mark_dirty(slot);
+                }
+            }
+        }
         let c = &mut self.conns[slot];
         let Some(f) = c.feed.as_mut() else { return };
         let (Some(k), Some(state)) = (f.request.options.keepalive.as_ref(), f.keepalive.as_mut())
@@ -212,10 +265,11 @@ impl<H: Handler> Worker<H> {
         let Some(f) = c.feed.as_mut() else {
             return false;
         };
+        f.stats.messages_in += 1;
         if let (Some(k), Some(state)) = (f.request.options.keepalive.as_ref(), f.keepalive.as_mut())
         {
             if let Some(rtt) = state.on_message(k, message, clock.micros()) {
-                f.app_rtt.record(rtt);
+                f.stats.app_rtt.record(rtt);
                 return true;
             }
         }
@@ -233,6 +287,23 @@ impl<H: Handler> Worker<H> {
         if let Err(e) = sent {
             log::debug!("auto-reply not sent: {e}");
         }
+        true
+    }
+
+    /// Whether a pong answers one of our RTT pings (then it is recorded and
+    /// not delivered).
+    pub(super) fn feed_pong(c: &mut Slot, payload: &[u8], clock: &Clock) -> bool {
+        let Some(f) = c.feed.as_mut() else {
+            return false;
+        };
+        let Some(stamp) = payload.strip_prefix(RTT_TAG) else {
+            return false;
+        };
+        let Ok(stamp) = <[u8; 8]>::try_from(stamp) else {
+            return false;
+        };
+        let sent = u64::from_be_bytes(stamp);
+        f.stats.ws_rtt.record(clock.micros().saturating_sub(sent));
         true
     }
 

@@ -77,6 +77,9 @@ impl<H: Handler> Worker<H> {
                 Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
                     read += n;
+                    if let Some(f) = &mut self.conns[slot].feed {
+                        f.stats.bytes_in += n as u64;
+                    }
                     // A short read drained the socket: deliver, then stop.
                     drained = n < want;
                     self.conns[slot].ws.bytes_received(self.now);
@@ -161,20 +164,22 @@ impl<H: Handler> Worker<H> {
             };
             delivered += 1;
             if c.feed.is_some() {
-                if let Event::Text(t) = &event {
-                    if Self::feed_consumes(
+                let consumed = match &event {
+                    Event::Text(t) => Self::feed_consumes(
                         c,
                         t.as_bytes(),
                         false,
                         &mut self.write_pool,
                         &self.clock,
-                    ) {
-                        continue;
+                    ),
+                    Event::Binary(b) => {
+                        Self::feed_consumes(c, b, true, &mut self.write_pool, &self.clock)
                     }
-                } else if let Event::Binary(b) = &event {
-                    if Self::feed_consumes(c, b, true, &mut self.write_pool, &self.clock) {
-                        continue;
-                    }
+                    Event::Pong(p) => Self::feed_pong(c, p, &self.clock),
+                    _ => false,
+                };
+                if consumed {
+                    continue;
                 }
             }
             let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
