@@ -34,6 +34,8 @@ fn sim(args: &[&str]) -> Sim {
     let mut child = Command::new(ROCWS)
         .arg("exchange-sim")
         .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
