@@ -608,6 +608,18 @@ typedef struct {
   // whose pongs measure the round-trip time (`rws_engine_conn_stats`);
   // those pongs are not delivered. 0: none.
   uint32_t rtt_ping_interval_ms;
+  // Milliseconds after which the connection is replaced without a gap
+  // (make-before-break): a new connection with the same tag opens (its
+  // OPEN is followed by `rws_engine_replaces` naming the old `conn`:
+  // subscribe on it), both deliver until the new one delivered its first
+  // message, then the old one is closed (CLOSE 1000). Events carry their
+  // `conn`, so duplicates can be dropped. 0: never (`rws_engine_rotate`
+  // still rotates on request).
+  uint32_t max_age_ms;
+  // Messages a replacement delivers before the old connection closes;
+  // 0: 1. A subscription acknowledgement counts: with one, 2 waits for
+  // the first data message.
+  uint32_t rotation_overlap;
 } rws_connect_options;
 
 // Statistics of a feed client connection (one whose `rws_connect_options`
@@ -1051,6 +1063,22 @@ bool rws_engine_reconnect_info(const rws_engine *e,
 // # Safety
 // `e` live; `out` writable for `out->struct_size` bytes.
 rws_result rws_engine_conn_stats(const rws_engine *e, uint64_t conn, rws_conn_stats *out);
+
+// Replaces open feed connection `conn` without a gap, as `max_age_ms`
+// does; nothing happens for other connections or while a replacement is
+// already opening. Errors: `RWS_ERR_NULL`, `RWS_ERR_STOPPED`. Thread-safe.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_rotate(const rws_engine *e, uint64_t conn);
+
+// The connection that open connection `conn` replaces (a rotation: see
+// `max_age_ms`), or 0. Valid from the OPEN event to the CLOSE event.
+// Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` NULL or live.
+uint64_t rws_engine_replaces(const rws_engine *e, uint64_t conn);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait

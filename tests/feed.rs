@@ -56,8 +56,11 @@ fn sim(args: &[&str]) -> Sim {
 #[derive(Debug)]
 enum Ev {
     Open(ConnId, Option<ReconnectInfo>),
+    Replaces(ConnId, ConnId),
     Text(String),
+    Data(ConnId, u64),
     Close(CloseCode),
+    ClosedConn(ConnId, CloseCode),
     ConnectError,
 }
 
@@ -69,16 +72,23 @@ struct Client {
 impl Handler for Client {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         let _ = conn.send_text(r#"{"op":"subscribe"}"#);
+        if let Some(old) = info.replaces {
+            let _ = self.events.send(Ev::Replaces(conn.id(), old));
+        }
         let _ = self.events.send(Ev::Open(conn.id(), info.reconnect));
     }
 
-    fn on_message(&mut self, _conn: &mut Conn<'_>, message: Message) {
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         if let Message::Text(t) = message {
+            if let Some(seq) = seq_of(t.as_str()) {
+                let _ = self.events.send(Ev::Data(conn.id(), seq));
+            }
             let _ = self.events.send(Ev::Text(t.as_str().to_owned()));
         }
     }
 
-    fn on_close(&mut self, _id: ConnId, code: CloseCode, _reason: &str) {
+    fn on_close(&mut self, id: ConnId, code: CloseCode, _reason: &str) {
+        let _ = self.events.send(Ev::ClosedConn(id, code));
         let _ = self.events.send(Ev::Close(code));
     }
 
@@ -347,4 +357,53 @@ fn closing_by_the_application_stops_reconnecting() {
         !late.iter().any(|e| matches!(e, Ev::Open(..))),
         "reopened after the application closed: {late:?}"
     );
+}
+
+#[test]
+fn rotation_at_max_age_leaves_no_gap() {
+    // 1000 numbered messages per second, the same numbers on every
+    // subscribed connection; each connection replaced after 200 ms.
+    let sim = sim(&["--rate", "1000"]);
+    let options = ClientOptions {
+        max_age: Some(Duration::from_millis(200)),
+        // The subscription's acknowledgement, then the first numbered message.
+        rotation_overlap: 2,
+        ..ClientOptions::default()
+    };
+    let (engine, rx) = client(&sim.url, options);
+    let mut current = wait(&rx, |e| match e {
+        Ev::Open(id, _) => Some(id),
+        _ => None,
+    });
+    let (mut seen, mut rotations) = (std::collections::BTreeSet::new(), 0);
+    while rotations < 3 {
+        match rx.recv_timeout(PATIENCE).expect("events") {
+            Ev::Data(_, seq) => {
+                seen.insert(seq);
+            }
+            Ev::Replaces(new, old) => {
+                assert_eq!(old, current, "replaces the current connection");
+                current = new;
+            }
+            Ev::ClosedConn(id, code) => {
+                assert_ne!(id, current, "the replacement stays open");
+                assert_eq!(code, CloseCode::NORMAL, "the old one is closed by us");
+                rotations += 1;
+            }
+            _ => {}
+        }
+    }
+    // A few more from the last connection, then no number may be missing.
+    let mut more = 0;
+    while more < 50 {
+        if let Ev::Data(_, seq) = rx.recv_timeout(PATIENCE).expect("data") {
+            seen.insert(seq);
+            more += 1;
+        }
+    }
+    let (first, last) = (*seen.first().unwrap(), *seen.last().unwrap());
+    let missing: Vec<u64> = (first..=last).filter(|s| !seen.contains(s)).collect();
+    assert!(missing.is_empty(), "missing across rotations: {missing:?}");
+    assert!(last - first > 300, "{first}..{last}");
+    engine.stop(Duration::from_secs(1));
 }

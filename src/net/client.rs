@@ -49,6 +49,18 @@ pub struct ClientOptions {
     /// measure the round-trip time on its pong (see
     /// [`Handle::conn_stats`](super::Handle::conn_stats)); `None`: never.
     pub rtt_ping_interval: Option<std::time::Duration>,
+    /// Replace the connection once it is this old, without a gap
+    /// (make-before-break): a new connection opens (its
+    /// [`OpenInfo::replaces`](super::OpenInfo) names the old one, so the
+    /// application subscribes on it), both deliver until the new one has
+    /// delivered its first message, then the old one is closed with 1000.
+    /// Each message comes with its connection's id, so duplicates can be
+    /// dropped. [`Handle::rotate`](super::Handle::rotate) does it on request.
+    pub max_age: Option<std::time::Duration>,
+    /// Messages the replacement delivers before the old connection is
+    /// closed (0 counts as 1). A subscription acknowledgement counts: with
+    /// one, 2 waits for the first data message.
+    pub rotation_overlap: u32,
 }
 
 impl ClientOptions {

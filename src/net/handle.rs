@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Connect(Box<ConnectRequest>),
     /// No more reconnects for client connections with this tag.
     StopReconnecting(u64),
+    /// Replace a feed client connection without a gap.
+    Rotate(ConnId),
     /// Subscribe (true) or unsubscribe (false) a connection to a topic.
     Subscribe(ConnId, Arc<str>, bool),
     /// Pause (false) or resume (true) reading from a connection's socket.
@@ -281,6 +283,15 @@ impl Handle {
             self.deliver(worker, Command::StopReconnecting(tag))?;
         }
         Ok(())
+    }
+
+    /// Replaces feed client connection `id` (one with a reconnect policy,
+    /// keepalive, auto-replies, RTT pings or a maximum age) without a gap,
+    /// as [`ClientOptions::max_age`](super::ClientOptions::max_age) does.
+    /// Nothing happens for other connections or while a replacement is
+    /// already opening.
+    pub fn rotate(&self, id: ConnId) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Rotate(id))
     }
 
     /// Stops gracefully: listeners close, every open connection gets 1001

@@ -137,6 +137,9 @@ pub struct OpenInfo {
     /// after going down: which attempt succeeded and how long it was down.
     /// The application sends its subscriptions again.
     pub reconnect: Option<crate::proto::feed::ReconnectInfo>,
+    /// For a client connection opened to replace another (a rotation, see
+    /// [`ClientOptions::max_age`](super::ClientOptions)): the one it replaces.
+    pub replaces: Option<ConnId>,
 }
 
 impl OpenInfo {

@@ -601,7 +601,7 @@ impl<H: Handler> Worker<H> {
             self.feed_removed(id);
         }
         if let (Some(feed), Some(code)) = (c.feed, code) {
-            let why = if c.closed_by_app {
+            let why = if c.closed_by_app || feed.rotating {
                 crate::proto::feed::Down::ByApplication
             } else {
                 crate::proto::feed::Down::Closed(code.0)

@@ -282,6 +282,8 @@ class rws_connect_options(Structure):
         ("auto_replies", POINTER(rws_auto_reply)),
         ("auto_reply_count", c_size_t),
         ("rtt_ping_interval_ms", c_uint32),
+        ("max_age_ms", c_uint32),
+        ("rotation_overlap", c_uint32),
     ]
 
 
@@ -409,6 +411,8 @@ _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
 _declare("rws_engine_protocol", c_size_t, c_void_p, c_uint64, c_char_p, c_size_t)
 _declare("rws_engine_stop_reconnecting", c_int, c_void_p, c_uint64)
+_declare("rws_engine_rotate", c_int, c_void_p, c_uint64)
+_declare("rws_engine_replaces", c_uint64, c_void_p, c_uint64)
 _declare("rws_engine_conn_stats", c_int, c_void_p, c_uint64, POINTER(rws_conn_stats))
 _declare(
     "rws_engine_reconnect_info", c_bool, c_void_p, c_uint64, POINTER(c_uint32), POINTER(c_uint64)

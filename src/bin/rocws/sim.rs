@@ -1,8 +1,10 @@
 //! `rocws exchange-sim`: a local stand-in for a market-data exchange, for
 //! the feed client's tests and examples. It behaves as exchanges do:
 //!
-//! - `{"op":"subscribe"}` starts numbered messages `{"seq":N}` (one counter
-//!   for the whole server, so a client sees whether it missed any);
+//! - `{"op":"subscribe"}` starts numbered messages `{"seq":N}`: one stream
+//!   advancing at `--rate` per second, the same numbers on every subscribed
+//!   connection (so a client sees whether it missed any, and two connections
+//!   overlap as two subscriptions to an exchange do);
 //! - `{"op":"ping"}` is answered `{"op":"pong"}`; with `--require-ping-ms`
 //!   a connection silent in that way for longer is closed with 4000;
 //! - with `--server-ping-ms` it sends `{"ping":T}` and counts the right
@@ -39,9 +41,8 @@ struct Settings {
 struct Client {
     opened: Instant,
     last_ping: Instant,
-    subscribed: Option<Instant>,
-    /// Feed messages sent since the subscription.
-    fed: u64,
+    /// The next stream number this connection gets, once subscribed.
+    next_seq: Option<u64>,
     blackholed: bool,
     cut_at: Option<Instant>,
     noticed: bool,
@@ -55,12 +56,19 @@ struct Client {
 struct State {
     clients: HashMap<ConnId, Client>,
     refuse_until: Option<Instant>,
-    seq: u64,
+    /// When the stream started (number 1).
+    start: Option<Instant>,
     pongs: u64,
     random: u64,
 }
 
 impl State {
+    /// The stream's latest number at `now`.
+    fn position(&mut self, rate: f64, now: Instant) -> u64 {
+        let start = *self.start.get_or_insert(now);
+        (now.duration_since(start).as_secs_f64() * rate) as u64
+    }
+
     fn next_random(&mut self) -> u64 {
         // xorshift: only to spread cuts out.
         let mut x = self.random | 1;
@@ -106,8 +114,7 @@ impl Handler for Sim {
             Client {
                 opened: now,
                 last_ping: now,
-                subscribed: None,
-                fed: 0,
+                next_seq: None,
                 blackholed: false,
                 cut_at,
                 noticed: false,
@@ -121,6 +128,7 @@ impl Handler for Sim {
         let Message::Text(text) = message else { return };
         let mut state = self.state.lock().unwrap();
         let pongs = state.pongs;
+        let position = state.position(self.settings.rate, Instant::now());
         let Some(c) = state.clients.get_mut(&conn.id()) else {
             return;
         };
@@ -129,7 +137,7 @@ impl Handler for Sim {
         }
         let text = text.as_str();
         if text == r#"{"op":"subscribe"}"# {
-            c.subscribed.get_or_insert_with(Instant::now);
+            c.next_seq.get_or_insert(position + 1);
             let _ = conn.send_text(r#"{"event":"subscribed"}"#);
         } else if text == r#"{"op":"ping"}"# {
             c.last_ping = Instant::now();
@@ -194,16 +202,15 @@ impl Sim {
                     c.last_server_ping = now;
                 }
             }
-            let c = &state.clients[&id];
-            if let Some(since) = c.subscribed {
-                let due = (now.duration_since(since).as_secs_f64() * s.rate) as u64 + 1;
-                let missing = due.saturating_sub(c.fed).min(1000);
-                for _ in 0..missing {
-                    state.seq += 1;
-                    let seq = state.seq;
+            let position = state.position(s.rate, now);
+            let c = state.clients.get_mut(&id).unwrap();
+            if let Some(next) = c.next_seq {
+                // At most 1000 per turn: a stalled ticker catches up gradually.
+                let last = position.min(next + 999);
+                for seq in next..=last {
                     sends.push((id, format!(r#"{{"seq":{seq}}}"#)));
                 }
-                state.clients.get_mut(&id).unwrap().fed += missing;
+                c.next_seq = Some(next.max(last + 1));
             }
         }
         if !closes.is_empty() && !s.refuse.is_zero() {

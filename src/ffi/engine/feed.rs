@@ -326,3 +326,40 @@ pub unsafe extern "C" fn rws_engine_conn_stats(
         rws_result::RWS_OK
     })
 }
+
+/// Replaces open feed connection `conn` without a gap, as `max_age_ms`
+/// does; nothing happens for other connections or while a replacement is
+/// already opening. Errors: `RWS_ERR_NULL`, `RWS_ERR_STOPPED`. Thread-safe.
+///
+/// # Safety
+/// `e` live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_rotate(e: *const rws_engine, conn: u64) -> rws_result {
+    guard(rws_result::RWS_ERR_PANIC, || {
+        let e = try_ref!(e);
+        match e.handle.rotate(crate::net::ConnId(conn)) {
+            Ok(()) => rws_result::RWS_OK,
+            Err(_) => fail(rws_result::RWS_ERR_STOPPED, "the engine is stopped"),
+        }
+    })
+}
+
+/// The connection that open connection `conn` replaces (a rotation: see
+/// `max_age_ms`), or 0. Valid from the OPEN event to the CLOSE event.
+/// Thread-safe; callable from callbacks.
+///
+/// # Safety
+/// `e` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn rws_engine_replaces(e: *const rws_engine, conn: u64) -> u64 {
+    guard(0, || {
+        // SAFETY: per the contract above.
+        let Some(e) = (unsafe { handle::as_ref(e) }) else {
+            return 0;
+        };
+        e.protocols
+            .get(conn)
+            .and_then(|f| f.replaces)
+            .map_or(0, |id| id.0)
+    })
+}

@@ -137,6 +137,18 @@ pub struct rws_connect_options {
     /// whose pongs measure the round-trip time (`rws_engine_conn_stats`);
     /// those pongs are not delivered. 0: none.
     pub rtt_ping_interval_ms: u32,
+    /// Milliseconds after which the connection is replaced without a gap
+    /// (make-before-break): a new connection with the same tag opens (its
+    /// OPEN is followed by `rws_engine_replaces` naming the old `conn`:
+    /// subscribe on it), both deliver until the new one delivered its first
+    /// message, then the old one is closed (CLOSE 1000). Events carry their
+    /// `conn`, so duplicates can be dropped. 0: never (`rws_engine_rotate`
+    /// still rotates on request).
+    pub max_age_ms: u32,
+    /// Messages a replacement delivers before the old connection closes;
+    /// 0: 1. A subscription acknowledgement counts: with one, 2 waits for
+    /// the first data message.
+    pub rotation_overlap: u32,
 }
 
 /// An auto-reply rule: an incoming message that starts with `prefix`, ends
@@ -263,6 +275,11 @@ pub(super) unsafe fn client_options(
             0 => None,
             ms => Some(Duration::from_millis(ms.into())),
         },
+        max_age: match c.max_age_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        },
+        rotation_overlap: c.rotation_overlap,
     })
 }
 

@@ -19,6 +19,7 @@ use crate::proto::feed::ReconnectInfo;
 pub(super) struct OpenFacts {
     pub(super) protocol: Option<Box<str>>,
     pub(super) reconnect: Option<ReconnectInfo>,
+    pub(super) replaces: Option<ConnId>,
 }
 
 /// Open connections' facts, by connection id. Connections without any
@@ -33,12 +34,13 @@ pub(super) struct Protocols {
 impl Protocols {
     /// Called on open, before the host hears of it.
     pub(super) fn opened(&self, id: ConnId, info: &OpenInfo) {
-        if info.protocol.is_none() && info.reconnect.is_none() {
+        if info.protocol.is_none() && info.reconnect.is_none() && info.replaces.is_none() {
             return;
         }
         let facts = OpenFacts {
             protocol: info.protocol.as_deref().map(Into::into),
             reconnect: info.reconnect,
+            replaces: info.replaces,
         };
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.insert(id.0, facts).is_none() {

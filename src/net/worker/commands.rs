@@ -66,6 +66,11 @@ impl<H: Handler> Worker<H> {
                 } => self.broadcast(&frame, topic.as_deref(), except),
                 Command::Connect(request) => self.start_connect(request, 0),
                 Command::StopReconnecting(tag) => self.stop_reconnecting(tag),
+                Command::Rotate(id) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.rotate(slot);
+                    }
+                }
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];

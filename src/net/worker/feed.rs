@@ -12,6 +12,7 @@ use crate::net::handler::Handler;
 use crate::net::pool::BufferPool;
 use crate::net::stats::{ConnStats, SharedStats};
 use crate::net::timer::Clock;
+use crate::net::ConnId;
 use crate::proto::feed::{
     AutoReply, Decision, Down, HostSpacing, KeepaliveAction, KeepaliveState, Reconnect,
     ReconnectInfo,
@@ -33,6 +34,14 @@ pub(crate) struct Feed {
     pub(crate) shared: Arc<SharedStats>,
     /// The HTTP status that refused the last upgrade, if one did.
     pub(crate) refused: Option<u16>,
+    /// When to replace this connection (`max_age`).
+    pub(crate) rotate_at: Option<Tick>,
+    /// A replacement of this connection is opening.
+    pub(crate) rotating: bool,
+    /// The connection this one replaces, until it delivered
+    /// `rotation_overlap` messages (counted in `overlap_seen`).
+    pub(crate) replaces: Option<ConnId>,
+    pub(crate) overlap_seen: u32,
 }
 
 /// The payload of an RTT ping: this tag, then the send time in microseconds.
@@ -46,6 +55,7 @@ impl Feed {
             && o.keepalive.is_none()
             && o.auto_replies.is_empty()
             && o.rtt_ping_interval.is_none()
+            && o.max_age.is_none()
         {
             return None;
         }
@@ -57,6 +67,10 @@ impl Feed {
             stats: ConnStats::default(),
             shared: Arc::default(),
             refused: None,
+            rotate_at: None,
+            rotating: false,
+            replaces: None,
+            overlap_seen: 0,
         }))
     }
 }
@@ -96,6 +110,9 @@ impl<H: Handler> Worker<H> {
         // The keepalive belongs to the socket that went down.
         feed.keepalive = None;
         feed.next_rtt_ping = None;
+        feed.rotate_at = None;
+        feed.rotating = false;
+        feed.replaces = None;
         let Some(policy) = feed.request.options.reconnect.as_ref() else {
             return Some(feed);
         };
@@ -163,6 +180,7 @@ impl<H: Handler> Worker<H> {
             f.keepalive = Some(KeepaliveState::opened(k, now));
         }
         f.next_rtt_ping = f.request.options.rtt_ping_interval.map(|d| now + d);
+        f.rotate_at = f.request.options.max_age.map(|d| now + d);
         f.refused = None;
         let info = f.reconnect.on_open(now);
         f.stats.reconnects += u64::from(info.is_some());
@@ -191,16 +209,21 @@ impl<H: Handler> Worker<H> {
             (Some(state), Some(k)) => Some(state.next_deadline(k)),
             _ => None,
         };
-        match (keepalive, f.next_rtt_ping) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [keepalive, f.next_rtt_ping, f.rotate_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The keepalive's turn at a timer: send, or declare the connection dead.
     pub(super) fn feed_timer(&mut self, slot: usize) {
         let now = self.now;
         let now_us = self.clock.micros();
+        let c = &mut self.conns[slot];
+        let Some(f) = c.feed.as_mut() else { return };
+        if f.rotate_at.is_some_and(|at| now >= at) {
+            self.rotate(slot);
+        }
         let c = &mut self.conns[slot];
         let Some(f) = c.feed.as_mut() else { return };
         if let (Some(at), Some(every)) = (f.next_rtt_ping, f.request.options.rtt_ping_interval) {
@@ -307,6 +330,84 @@ impl<H: Handler> Worker<H> {
         true
     }
 
+    /// Opens a replacement of open feed connection `slot` (make-before-break).
+    pub(super) fn rotate(&mut self, slot: usize) {
+        let old = self.id(slot);
+        let c = &mut self.conns[slot];
+        if !matches!(c.phase, super::Phase::Open) {
+            return;
+        }
+        let Some(f) = c.feed.as_mut() else { return };
+        f.rotate_at = None;
+        if f.rotating {
+            return;
+        }
+        f.rotating = true;
+        let request = f.request.clone();
+        let Some(mut new) = Feed::for_request(&request) else {
+            return;
+        };
+        new.replaces = Some(old);
+        new.stats.reconnects = f.stats.reconnects;
+        log::info!("connection {}: rotating", old.0);
+        self.start_connect_with(request, 0, Some(new));
+    }
+
+    /// The replacement of `old` delivered its first message: `old` closes
+    /// (1000) and will not be reconnected.
+    pub(super) fn retire(&mut self, old: ConnId) {
+        let Some(slot) = self.slot_of(old) else {
+            return;
+        };
+        let c = &mut self.conns[slot];
+        if let Some(f) = &mut c.feed {
+            f.reconnect.stop();
+        }
+        c.closed_by_app = true;
+        self.lend_write_buffer(slot);
+        let c = &mut self.conns[slot];
+        if c.ws.close(CloseCode::NORMAL, "rotated").is_ok() {
+            self.after_activity(slot);
+        }
+    }
+
+    /// A replacement failed to open: the old connection goes on and tries
+    /// again later; without the old one, the replacement reconnects as any
+    /// feed connection does. Whether it was a replacement.
+    fn rotation_failed(&mut self, feed: &mut Box<Feed>) -> bool {
+        let Some(old) = feed.replaces.take() else {
+            return false;
+        };
+        let Some(slot) = self.slot_of(old) else {
+            return false;
+        };
+        let now = self.now;
+        let retry = feed
+            .request
+            .options
+            .reconnect
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(1), |p| p.initial_delay);
+        if let Some(f) = &mut self.conns[slot].feed {
+            f.rotating = false;
+            f.rotate_at = Some(now + retry);
+        }
+        self.schedule(slot);
+        true
+    }
+
+    /// A message of feed connection `c` reached the application: the
+    /// connection it replaces, once enough did.
+    pub(super) fn feed_delivered(c: &mut Slot) -> Option<ConnId> {
+        let f = c.feed.as_mut()?;
+        f.replaces?;
+        f.overlap_seen += 1;
+        if f.overlap_seen < f.request.options.rotation_overlap.max(1) {
+            return None;
+        }
+        f.replaces.take()
+    }
+
     /// A connect failed for good (all addresses tried, or refused):
     /// schedules a reconnect, or tells the application.
     pub(super) fn feed_connect_failed(
@@ -316,6 +417,10 @@ impl<H: Handler> Worker<H> {
         error: &io::Error,
     ) {
         if let Some(mut feed) = feed {
+            if self.rotation_failed(&mut feed) {
+                log::info!("tag {tag}: a replacement failed: {error}");
+                return;
+            }
             let why = match feed.refused.take() {
                 Some(status) => Down::Refused(status),
                 None => Down::Failed,

@@ -178,6 +178,7 @@ impl<H: Handler> Worker<H> {
                                 tag: c.tag,
                                 is_client: true,
                                 reconnect: None,
+                                replaces: None,
                             };
                             self.open(slot, info);
                             true
@@ -313,6 +314,7 @@ impl<H: Handler> Worker<H> {
                     tag: 0,
                     is_client: false,
                     reconnect: None,
+                    replaces: None,
                 };
                 self.open(slot, info);
             }
@@ -330,6 +332,7 @@ impl<H: Handler> Worker<H> {
 
     pub(super) fn open(&mut self, slot: usize, mut info: OpenInfo) {
         info.reconnect = self.feed_opened(slot);
+        info.replaces = self.conns[slot].feed.as_ref().and_then(|f| f.replaces);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;

@@ -158,6 +158,8 @@ impl<H: Handler> Worker<H> {
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
         let mut delivered = 0;
+        // A rotation's old connection, to close once the new one delivered data.
+        let mut retire = None;
         while delivered < max {
             let Some(event) = c.ws.next_event() else {
                 break;
@@ -181,6 +183,9 @@ impl<H: Handler> Worker<H> {
                 if consumed {
                     continue;
                 }
+                if matches!(event, Event::Text(_) | Event::Binary(_)) {
+                    retire = retire.or(Self::feed_delivered(c));
+                }
             }
             let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
             match event {
@@ -200,6 +205,9 @@ impl<H: Handler> Worker<H> {
                     c.report.record(error.close_code(), error.to_string());
                 }
             }
+        }
+        if let Some(old) = retire {
+            self.retire(old);
         }
         delivered
     }
