@@ -58,7 +58,7 @@ enum Ev {
     Open(ConnId, Option<ReconnectInfo>),
     Replaces(ConnId, ConnId),
     Text(String),
-    Data(ConnId, u64),
+    Data(u64),
     Close(CloseCode),
     ClosedConn(ConnId, CloseCode),
     ConnectError,
@@ -81,7 +81,7 @@ impl Handler for Client {
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
         if let Message::Text(t) = message {
             if let Some(seq) = seq_of(t.as_str()) {
-                let _ = self.events.send(Ev::Data(conn.id(), seq));
+                let _ = self.events.send(Ev::Data(seq));
             }
             let _ = self.events.send(Ev::Text(t.as_str().to_owned()));
         }
@@ -378,7 +378,7 @@ fn rotation_at_max_age_leaves_no_gap() {
     let (mut seen, mut rotations) = (std::collections::BTreeSet::new(), 0);
     while rotations < 3 {
         match rx.recv_timeout(PATIENCE).expect("events") {
-            Ev::Data(_, seq) => {
+            Ev::Data(seq) => {
                 seen.insert(seq);
             }
             Ev::Replaces(new, old) => {
@@ -396,7 +396,7 @@ fn rotation_at_max_age_leaves_no_gap() {
     // A few more from the last connection, then no number may be missing.
     let mut more = 0;
     while more < 50 {
-        if let Ev::Data(_, seq) = rx.recv_timeout(PATIENCE).expect("data") {
+        if let Ev::Data(seq) = rx.recv_timeout(PATIENCE).expect("data") {
             seen.insert(seq);
             more += 1;
         }
