@@ -78,7 +78,7 @@ impl Handler for Client {
         let _ = self.events.send(Ev::Open(conn.id(), info.reconnect));
     }
 
-    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
+    fn on_message(&mut self, _conn: &mut Conn<'_>, message: Message) {
         if let Message::Text(t) = message {
             if let Some(seq) = seq_of(t.as_str()) {
                 let _ = self.events.send(Ev::Data(seq));
