@@ -620,6 +620,14 @@ typedef struct {
   // 0: 1. A subscription acknowledgement counts: with one, 2 waits for
   // the first data message.
   uint32_t rotation_overlap;
+  // `SO_RCVBUF` in bytes, set before connecting; 0: the system's.
+  uint32_t so_rcvbuf;
+  // `SO_SNDBUF` in bytes; 0: the system's.
+  uint32_t so_sndbuf;
+  // `SO_PRIORITY` plus one (so that 0 keeps the system's): 1 sets 0.
+  uint32_t so_priority_plus_one;
+  // `IP_TOS` / `IPV6_TCLASS` byte plus one (0: the system's): 0x11 sets 0x10.
+  uint32_t ip_tos_plus_one;
 } rws_connect_options;
 
 // Statistics of a feed client connection (one whose `rws_connect_options`

@@ -368,6 +368,12 @@ fn rotation_at_max_age_leaves_no_gap() {
         max_age: Some(Duration::from_millis(200)),
         // The subscription's acknowledgement, then the first numbered message.
         rotation_overlap: 2,
+        // Connects made through socket2 with options set before the SYN.
+        socket: rocwebsocket::net::sys::SocketOptions {
+            recv_buffer: Some(1 << 20),
+            tos: Some(0x10),
+            ..Default::default()
+        },
         ..ClientOptions::default()
     };
     let (engine, rx) = client(&sim.url, options);

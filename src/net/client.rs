@@ -61,6 +61,8 @@ pub struct ClientOptions {
     /// closed (0 counts as 1). A subscription acknowledgement counts: with
     /// one, 2 waits for the first data message.
     pub rotation_overlap: u32,
+    /// Socket options (buffers, priority, TOS), set before connecting.
+    pub socket: super::sys::SocketOptions,
 }
 
 impl ClientOptions {

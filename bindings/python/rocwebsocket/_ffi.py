@@ -284,6 +284,10 @@ class rws_connect_options(Structure):
         ("rtt_ping_interval_ms", c_uint32),
         ("max_age_ms", c_uint32),
         ("rotation_overlap", c_uint32),
+        ("so_rcvbuf", c_uint32),
+        ("so_sndbuf", c_uint32),
+        ("so_priority_plus_one", c_uint32),
+        ("ip_tos_plus_one", c_uint32),
     ]
 
 

@@ -149,6 +149,14 @@ pub struct rws_connect_options {
     /// 0: 1. A subscription acknowledgement counts: with one, 2 waits for
     /// the first data message.
     pub rotation_overlap: u32,
+    /// `SO_RCVBUF` in bytes, set before connecting; 0: the system's.
+    pub so_rcvbuf: u32,
+    /// `SO_SNDBUF` in bytes; 0: the system's.
+    pub so_sndbuf: u32,
+    /// `SO_PRIORITY` plus one (so that 0 keeps the system's): 1 sets 0.
+    pub so_priority_plus_one: u32,
+    /// `IP_TOS` / `IPV6_TCLASS` byte plus one (0: the system's): 0x11 sets 0x10.
+    pub ip_tos_plus_one: u32,
 }
 
 /// An auto-reply rule: an incoming message that starts with `prefix`, ends
@@ -280,6 +288,12 @@ pub(super) unsafe fn client_options(
             ms => Some(Duration::from_millis(ms.into())),
         },
         rotation_overlap: c.rotation_overlap,
+        socket: crate::net::sys::SocketOptions {
+            recv_buffer: (c.so_rcvbuf != 0).then_some(c.so_rcvbuf as usize),
+            send_buffer: (c.so_sndbuf != 0).then_some(c.so_sndbuf as usize),
+            priority: c.so_priority_plus_one.checked_sub(1),
+            tos: c.ip_tos_plus_one.checked_sub(1),
+        },
     })
 }
 

@@ -34,6 +34,9 @@ impl<H: Handler> Worker<H> {
         }
         let stream = match &request.target {
             Target::Tcp(addrs) => match addrs.get(attempt) {
+                Some(addr) if request.options.socket.is_set() => {
+                    request.options.socket.connect(*addr).map(Stream::Tcp)
+                }
                 Some(addr) => mio::net::TcpStream::connect(*addr).map(Stream::Tcp),
                 None => Err(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
