@@ -89,6 +89,49 @@ static void refusals(rws_engine *client, const char *url) {
     o.protocols = bad_protocol;
     CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_INVALID_ARGUMENT);
     CHECK(rws_engine_connect_opts(NULL, url, &o) == RWS_ERR_NULL);
+
+    /* Feed settings out of range, or half given. */
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.reconnect = 1;
+    o.reconnect_jitter_percent = 101;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_INVALID_ARGUMENT);
+    o.reconnect_jitter_percent = 0;
+    o.reconnect_multiplier = 0.5;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_INVALID_ARGUMENT);
+    o.reconnect_multiplier = 0;
+    o.no_retry_status_count = 1;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_NULL);
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.keepalive_payload = (const uint8_t *)"ping";
+    o.keepalive_payload_len = 4;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_NULL); /* no reply */
+    o.keepalive_reply = (const uint8_t *)"pong";
+    o.keepalive_reply_len = 4;
+    o.keepalive_payload = (const uint8_t *)"\xff";
+    o.keepalive_payload_len = 1;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_UTF8); /* text, not UTF-8 */
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.auto_reply_count = 1;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_NULL);
+    rws_auto_reply rule;
+    memset(&rule, 0, sizeof rule);
+    rule.prefix_len = 3; /* NULL bytes with a length */
+    o.auto_replies = &rule;
+    CHECK(rws_engine_connect_opts(client, url, &o) == RWS_ERR_NULL);
+    /* Calls about connections that are not feed connections. */
+    rws_conn_stats st;
+    memset(&st, 0, sizeof st);
+    CHECK(rws_engine_conn_stats(client, 1, &st) == RWS_ERR_INVALID_ARGUMENT); /* struct_size 0 */
+    st.struct_size = sizeof st;
+    CHECK(rws_engine_conn_stats(client, 1, &st) == RWS_ERR_UNKNOWN_CONNECTION);
+    CHECK(rws_engine_conn_stats(client, 1, NULL) == RWS_ERR_NULL);
+    CHECK(!rws_engine_reconnect_info(client, 1, NULL, NULL));
+    CHECK(rws_engine_replaces(client, 1) == 0);
+    CHECK_OK(rws_engine_stop_reconnecting(client, 12345));
+    CHECK_OK(rws_engine_rotate(client, 1)); /* unknown: nothing happens */
     CHECK(rws_engine_connect_opts(client, NULL, &o) == RWS_ERR_NULL);
     /* Not even a single event came of these. */
     rws_event ev;

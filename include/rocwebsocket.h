@@ -482,6 +482,33 @@ typedef struct {
   bool connected;
 } rws_broker_stats;
 
+// An auto-reply rule: an incoming message that starts with `prefix`, ends
+// with `suffix` and holds at most `max_capture` bytes between them is
+// answered with `reply_prefix`, those bytes, then `reply_suffix` (text
+// when the message was text and the reply is UTF-8, else binary), and is
+// not delivered. `max_capture` 0 makes the match exact. Each pointer may be
+// NULL when its length is 0.
+typedef struct {
+  // What the message starts with.
+  const uint8_t *prefix;
+  // Bytes in `prefix`.
+  size_t prefix_len;
+  // What it ends with.
+  const uint8_t *suffix;
+  // Bytes in `suffix`.
+  size_t suffix_len;
+  // Most bytes between `prefix` and `suffix`.
+  size_t max_capture;
+  // The reply's start.
+  const uint8_t *reply_prefix;
+  // Bytes in `reply_prefix`.
+  size_t reply_prefix_len;
+  // The reply's end.
+  const uint8_t *reply_suffix;
+  // Bytes in `reply_suffix`.
+  size_t reply_suffix_len;
+} rws_auto_reply;
+
 // Options of one client connection, for `rws_engine_connect_opts`.
 // Zero-initialise it, set `struct_size` to `sizeof(rws_connect_options)`,
 // then set the fields wanted: a field left 0 or NULL takes its default
@@ -537,7 +564,130 @@ typedef struct {
   // Frame and message size limits of this connection (CLOSE 1009 beyond
   // them); a 0 field: the engine's limit.
   rws_conn_config conn;
+  // Non-zero: connect again whenever the connection goes down (closed by
+  // the peer, dropped, refused, declared dead by the keepalive), after a
+  // delay growing from `reconnect_initial_ms` by `reconnect_multiplier`
+  // up to `reconnect_max_ms`, jittered; not after the application closed
+  // it (`rws_engine_close`) or called `rws_engine_stop_reconnecting`.
+  // Each OPEN after a drop carries the same tag (a new `conn`);
+  // `rws_engine_reconnect_info` says which attempt and how long it was
+  // down. A connect failing before the first open is retried too:
+  // CONNECT_ERROR comes only when the policy gives up. 0: never.
+  uint32_t reconnect;
+  // Attempts after a drop before giving up (CONNECT_ERROR); 0: no limit.
+  uint32_t reconnect_max_attempts;
+  // Milliseconds before the first attempt; 0: 100.
+  uint32_t reconnect_initial_ms;
+  // The largest delay in milliseconds; 0: 30000.
+  uint32_t reconnect_max_ms;
+  // Percent of each delay drawn at random (the delay is uniform in
+  // `[d * (1 - p/100), d]`); 0: 50; `RWS_TIMEOUT_NEVER`: no jitter;
+  // above 100: `RWS_ERR_INVALID_ARGUMENT`.
+  uint32_t reconnect_jitter_percent;
+  // Connects to the same host are spaced at least this many
+  // milliseconds apart (the exchange's connect rate limit); 0: none.
+  uint32_t reconnect_min_interval_ms;
+  // Growth of the delay per failed attempt; 0: 2.0; below 1:
+  // `RWS_ERR_INVALID_ARGUMENT`.
+  double reconnect_multiplier;
+  // Close codes from the peer after which no attempt is made (NULL when
+  // the count is 0). Copied.
+  const uint16_t *no_retry_close_codes;
+  // Entries in `no_retry_close_codes`.
+  size_t no_retry_close_code_count;
+  // HTTP statuses refusing the upgrade after which no attempt is made;
+  // NULL with count 0: 401 and 403. Copied.
+  const uint16_t *no_retry_statuses;
+  // Entries in `no_retry_statuses`.
+  size_t no_retry_status_count;
+  // An application-level keepalive: these bytes are sent every
+  // `keepalive_interval_ms` (as text, or binary with
+  // `keepalive_binary`); when no message matching `keepalive_reply`
+  // arrives within `keepalive_deadline_ms` of a send, the connection is
+  // dropped (CLOSE 1006, then a reconnect if enabled). Matching replies
+  // are not delivered. NULL: no keepalive. Copied.
+  const uint8_t *keepalive_payload;
+  // Bytes in `keepalive_payload`.
+  size_t keepalive_payload_len;
+  // What the reply is (whole, or its start with
+  // `keepalive_reply_prefix`); NULL with `keepalive_payload` set:
+  // `RWS_ERR_NULL`. Copied.
+  const uint8_t *keepalive_reply;
+  // Bytes in `keepalive_reply`.
+  size_t keepalive_reply_len;
+  // Milliseconds between sends; 0: 20000.
+  uint32_t keepalive_interval_ms;
+  // Milliseconds from a send to its reply; 0: 10000.
+  uint32_t keepalive_deadline_ms;
+  // Non-zero: `keepalive_reply` matches a message that starts with it.
+  uint32_t keepalive_reply_prefix;
+  // Non-zero: send `keepalive_payload` as a binary message.
+  uint32_t keepalive_binary;
+  // Messages the engine answers itself without delivering them
+  // (`{"ping":N}` -> `{"pong":N}`), first match wins (NULL when 0). Copied.
+  const rws_auto_reply *auto_replies;
+  // Entries in `auto_replies`.
+  size_t auto_reply_count;
+  // Milliseconds between WebSocket pings stamped with their send time,
+  // whose pongs measure the round-trip time (`rws_engine_conn_stats`);
+  // those pongs are not delivered. 0: none.
+  uint32_t rtt_ping_interval_ms;
+  // Milliseconds after which the connection is replaced without a gap
+  // (make-before-break): a new connection with the same tag opens (its
+  // OPEN is followed by `rws_engine_replaces` naming the old `conn`:
+  // subscribe on it), both deliver until the new one delivered its first
+  // message, then the old one is closed (CLOSE 1000). Events carry their
+  // `conn`, so duplicates can be dropped. 0: never (`rws_engine_rotate`
+  // still rotates on request).
+  uint32_t max_age_ms;
+  // Messages a replacement delivers before the old connection closes;
+  // 0: 1. A subscription acknowledgement counts: with one, 2 waits for
+  // the first data message.
+  uint32_t rotation_overlap;
+  // `SO_RCVBUF` in bytes, set before connecting; 0: the system's.
+  uint32_t so_rcvbuf;
+  // `SO_SNDBUF` in bytes; 0: the system's.
+  uint32_t so_sndbuf;
+  // `SO_PRIORITY` plus one (so that 0 keeps the system's): 1 sets 0.
+  uint32_t so_priority_plus_one;
+  // `IP_TOS` / `IPV6_TCLASS` byte plus one (0: the system's): 0x11 sets 0x10.
+  uint32_t ip_tos_plus_one;
 } rws_connect_options;
+
+// Statistics of a feed client connection (one whose `rws_connect_options`
+// set `reconnect`, a keepalive, auto-replies or `rtt_ping_interval_ms`),
+// as its thread last recorded them. Byte counts are of WebSocket frames;
+// round-trip times in microseconds (0 until measured; the average is a
+// moving one, each sample weighing 1/8).
+typedef struct {
+  // Set by the caller to `sizeof(rws_conn_stats)`: the library writes
+  // no more than that (fields are only ever added at the end).
+  uint32_t struct_size;
+  // Messages received (those answered or consumed by the engine included).
+  uint64_t messages_in;
+  // Bytes received.
+  uint64_t bytes_in;
+  // Bytes written to the socket.
+  uint64_t bytes_out;
+  // Times the connection opened again after going down.
+  uint64_t reconnects;
+  // Latest RTT of the WebSocket RTT pings.
+  uint64_t ws_rtt_last_us;
+  // Smallest.
+  uint64_t ws_rtt_min_us;
+  // Moving average.
+  uint64_t ws_rtt_avg_us;
+  // Samples taken.
+  uint64_t ws_rtt_samples;
+  // Latest RTT of the application keepalive.
+  uint64_t app_rtt_last_us;
+  // Smallest.
+  uint64_t app_rtt_min_us;
+  // Moving average.
+  uint64_t app_rtt_avg_us;
+  // Samples taken.
+  uint64_t app_rtt_samples;
+} rws_conn_stats;
 
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
 // count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
@@ -918,6 +1068,56 @@ rws_result rws_engine_connect_tls(const rws_engine *e,
 rws_result rws_engine_connect_opts(const rws_engine *e,
                                    const char *url,
                                    const rws_connect_options *opts);
+
+// Stops reconnecting the client connections tagged `tag`: a reconnect
+// waiting for its time is dropped (no event follows), an open connection
+// will not be replaced when it goes down. `rws_engine_close` on a
+// connection does the same for it. Errors: `RWS_ERR_NULL`,
+// `RWS_ERR_STOPPED`. Thread-safe.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_stop_reconnecting(const rws_engine *e, uint64_t tag);
+
+// Whether open connection `conn` is a reconnect (a connection with
+// `reconnect` set that opened again after going down): true with the
+// attempt that succeeded (1 for the first after the drop) in `*attempt`
+// and the milliseconds without an open connection in `*down_ms`; false
+// (both left alone) for a first open, an unknown or closed connection, or
+// NULL `e`. `attempt` and `down_ms` may be NULL. Valid from the OPEN event
+// to the CLOSE event. Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` NULL or live; `attempt`, `down_ms` NULL or writable.
+bool rws_engine_reconnect_info(const rws_engine *e,
+                               uint64_t conn,
+                               uint32_t *attempt,
+                               uint64_t *down_ms);
+
+// Fills `out` with the statistics of open feed connection `conn`.
+// Errors: `RWS_ERR_NULL`, `RWS_ERR_INVALID_ARGUMENT` (`out->struct_size`
+// 0), `RWS_ERR_UNKNOWN_CONNECTION` (not open, or not a feed connection).
+// Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` live; `out` writable for `out->struct_size` bytes.
+rws_result rws_engine_conn_stats(const rws_engine *e, uint64_t conn, rws_conn_stats *out);
+
+// Replaces open feed connection `conn` without a gap, as `max_age_ms`
+// does; nothing happens for other connections or while a replacement is
+// already opening. Errors: `RWS_ERR_NULL`, `RWS_ERR_STOPPED`. Thread-safe.
+//
+// # Safety
+// `e` live.
+rws_result rws_engine_rotate(const rws_engine *e, uint64_t conn);
+
+// The connection that open connection `conn` replaces (a rotation: see
+// `max_age_ms`), or 0. Valid from the OPEN event to the CLOSE event.
+// Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` NULL or live.
+uint64_t rws_engine_replaces(const rws_engine *e, uint64_t conn);
 
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait

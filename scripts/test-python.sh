@@ -14,7 +14,8 @@ root=$PWD
 step() { printf '\n==== %s\n' "$*"; }
 
 step "build librocwebsocket (release)"
-cargo build --release --lib --quiet
+# rocws too: tests/test_feed.py runs `rocws exchange-sim`.
+cargo build --release --lib --bin rocws --quiet
 
 step "virtualenv target/py-venv"
 venv=$root/target/py-venv
@@ -38,7 +39,7 @@ fi
 step "pytest bindings/python/tests"
 cd bindings/python
 status=0
-ROCWS_LIB="$root/target/release/librocwebsocket.so" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" \
+ROCWS_LIB="$root/target/release/librocwebsocket.so" ROCWS_BIN="$root/target/release/rocws" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: failing" >&2

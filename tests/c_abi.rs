@@ -281,6 +281,74 @@ fn c_tests_under_address_and_undefined_behavior_sanitizers() {
     assert!(out.contains("checks passed"), "{out}");
 }
 
+/// `rocws exchange-sim` as a child, killed when dropped.
+struct ExchangeSim(std::process::Child);
+
+impl Drop for ExchangeSim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `rocws exchange-sim ARGS` as a child, and its `ws://` URL.
+fn exchange_sim(args: &[&str]) -> (ExchangeSim, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rocws"))
+        .arg("exchange-sim")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    (ExchangeSim(child), url)
+}
+
+#[test]
+fn c_feed_example_reconnects_and_answers_pings() {
+    // Cuts every 150-300 ms, refusals for 100 ms after each, a required
+    // application ping every 300 ms, the exchange's pings every 50 ms.
+    let (_sim, url) = exchange_sim(&[
+        "--cut-after-ms",
+        "300",
+        "--refuse-ms",
+        "100",
+        "--require-ping-ms",
+        "300",
+        "--server-ping-ms",
+        "50",
+        "--rate",
+        "200",
+    ]);
+    for (program, env) in [
+        (
+            build_c("examples/c/feed_client.c", &[], "feed_client"),
+            &[][..],
+        ),
+        (
+            build_c("examples/c/feed_client.c", SANITIZE, "feed_client_asan"),
+            SANITIZER_ENV,
+        ),
+    ] {
+        let out = run_with_args(&program, &[&url, "3"], env);
+        assert!(
+            out.contains("feed: ") && out.contains(" 3 reconnects"),
+            "{out}"
+        );
+        // Cut by the exchange (1012), never for a missing ping (4000).
+        assert!(
+            out.contains("closed: 1012") && !out.contains("closed: 4000"),
+            "{out}"
+        );
+    }
+}
+
 /// Starts the C example, echoes through it, stops it with SIGTERM.
 fn check_echo_example(program: &Path) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

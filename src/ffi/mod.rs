@@ -33,6 +33,7 @@ pub use conn::*;
 pub use engine::callbacks::*;
 pub use engine::config::*;
 pub use engine::connect::*;
+pub use engine::feed::*;
 pub use engine::options::*;
 pub use engine::poll::*;
 pub use engine::protocol::*;

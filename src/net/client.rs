@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use super::tls::TlsConnector;
+use crate::proto::feed::{AppKeepalive, AutoReply, ReconnectPolicy};
 use crate::proto::{ConnConfig, Timeouts};
 
 /// Options of one client connection.
@@ -32,6 +33,36 @@ pub struct ClientOptions {
     /// upgrade together), idle, keepalive ping and its pong deadline, closing
     /// handshake; `None` takes the engine's ([`Config::timeouts`](super::Config::timeouts)).
     pub timeouts: Option<Timeouts>,
+    /// Connect again when the connection goes down (closed by the peer,
+    /// dropped, refused, declared dead by `keepalive`), unless the
+    /// application closed it; `None`: never. Each open after a drop tells
+    /// the application through [`OpenInfo::reconnect`](super::OpenInfo).
+    /// A connect that fails before the first open is retried too; the
+    /// application hears `on_connect_error` only when the policy gives up.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// An application-level keepalive (a payload every interval, its
+    /// reply awaited by a deadline, else the connection is dropped as 1006).
+    pub keepalive: Option<AppKeepalive>,
+    /// Incoming messages answered by the engine itself, not delivered.
+    pub auto_replies: Vec<AutoReply>,
+    /// Send a WebSocket ping stamped with its send time this often, and
+    /// measure the round-trip time on its pong (see
+    /// [`Handle::conn_stats`](super::Handle::conn_stats)); `None`: never.
+    pub rtt_ping_interval: Option<std::time::Duration>,
+    /// Replace the connection once it is this old, without a gap
+    /// (make-before-break): a new connection opens (its
+    /// [`OpenInfo::replaces`](super::OpenInfo) names the old one, so the
+    /// application subscribes on it), both deliver until the new one has
+    /// delivered its first message, then the old one is closed with 1000.
+    /// Each message comes with its connection's id, so duplicates can be
+    /// dropped. [`Handle::rotate`](super::Handle::rotate) does it on request.
+    pub max_age: Option<std::time::Duration>,
+    /// Messages the replacement delivers before the old connection is
+    /// closed (0 counts as 1). A subscription acknowledgement counts: with
+    /// one, 2 waits for the first data message.
+    pub rotation_overlap: u32,
+    /// Socket options (buffers, priority, TOS), set before connecting.
+    pub socket: super::sys::SocketOptions,
 }
 
 impl ClientOptions {
@@ -164,7 +195,7 @@ pub(crate) enum Target {
 }
 
 /// A connect request, resolved on the caller's thread.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConnectRequest {
     pub(crate) target: Target,
     pub(crate) url: WsUrl,

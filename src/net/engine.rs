@@ -126,6 +126,7 @@ impl Engine {
                 waker,
                 woken: AtomicBool::new(false),
                 buffered: Default::default(),
+                stats: Default::default(),
             });
             polls.push(poll);
             receivers.push(rx);

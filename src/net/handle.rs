@@ -2,11 +2,12 @@
 //! thread of an engine. Each command travels over a channel to the thread
 //! that owns the connection, which is woken once per batch of commands.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,6 +33,10 @@ pub(crate) enum Command {
         except: Option<ConnId>,
     },
     Connect(Box<ConnectRequest>),
+    /// No more reconnects for client connections with this tag.
+    StopReconnecting(u64),
+    /// Replace a feed client connection without a gap.
+    Rotate(ConnId),
     /// Subscribe (true) or unsubscribe (false) a connection to a topic.
     Subscribe(ConnId, Arc<str>, bool),
     /// Pause (false) or resume (true) reading from a connection's socket.
@@ -50,6 +55,8 @@ pub(crate) struct WorkerRemote {
     /// (stored after each flush and backpressure check; read by
     /// [`Handle::buffered_amount`]).
     pub(crate) buffered: super::buffered::BufferedTable,
+    /// Statistics of the open feed connections of this thread.
+    pub(crate) stats: Mutex<HashMap<ConnId, Arc<super::stats::SharedStats>>>,
 }
 
 pub(crate) struct Shared {
@@ -291,6 +298,26 @@ impl Handle {
             .map_err(|e| io::Error::new(io::ErrorKind::NotConnected, e))
     }
 
+    /// Stops reconnecting the client connections tagged `tag`: a reconnect
+    /// waiting for its time is dropped (no event follows), an open
+    /// connection will not be replaced when it goes down. Closing a
+    /// connection with [`close`](Self::close) does the same for it.
+    pub fn stop_reconnecting(&self, tag: u64) -> Result<(), HandleError> {
+        for worker in 0..self.shared.workers.len() {
+            self.deliver(worker, Command::StopReconnecting(tag))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces feed client connection `id` (one with a reconnect policy,
+    /// keepalive, auto-replies, RTT pings or a maximum age) without a gap,
+    /// as [`ClientOptions::max_age`](super::ClientOptions::max_age) does.
+    /// Nothing happens for other connections or while a replacement is
+    /// already opening.
+    pub fn rotate(&self, id: ConnId) -> Result<(), HandleError> {
+        self.deliver(id.worker(), Command::Rotate(id))
+    }
+
     /// Stops gracefully: listeners close, every open connection gets 1001
     /// Going Away, and the threads wait up to `grace` for the closing
     /// handshakes before closing what is left. Returns at once; join the
@@ -304,6 +331,22 @@ impl Handle {
         if let Some(broker) = &self.shared.broker {
             broker.stop();
         }
+    }
+
+    /// Statistics of an open feed client connection (one with a reconnect
+    /// policy, keepalive, auto-replies or RTT pings), as its thread last
+    /// recorded them. `UnknownConnection` for other connections.
+    pub fn conn_stats(&self, id: ConnId) -> Result<super::ConnStats, HandleError> {
+        let remote = self
+            .shared
+            .workers
+            .get(id.worker())
+            .ok_or(HandleError::UnknownConnection)?;
+        let table = remote.stats.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .get(&id)
+            .map(|s| s.load())
+            .ok_or(HandleError::UnknownConnection)
     }
 
     /// Bytes queued on an open connection and not yet written, as its thread

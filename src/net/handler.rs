@@ -132,6 +132,13 @@ pub struct OpenInfo {
     pub tag: u64,
     /// Whether this end is the client.
     pub is_client: bool,
+    /// For a client connection with a reconnect policy that opened again
+    /// after going down: which attempt succeeded and how long it was down.
+    /// The application sends its subscriptions again.
+    pub reconnect: Option<crate::proto::feed::ReconnectInfo>,
+    /// For a client connection opened to replace another (a rotation, see
+    /// [`ClientOptions::max_age`](super::ClientOptions)): the one it replaces.
+    pub replaces: Option<ConnId>,
 }
 
 impl OpenInfo {
@@ -235,6 +242,8 @@ pub struct Conn<'a> {
     pub(crate) read_paused: &'a mut bool,
     pub(crate) tag: &'a mut u64,
     pub(crate) handle: &'a Handle,
+    /// Set when the application closes it (a reconnect policy then stops).
+    pub(crate) closed_by_app: &'a mut bool,
 }
 
 impl Conn<'_> {
@@ -286,6 +295,7 @@ impl Conn<'_> {
 
     /// Starts the closing handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        *self.closed_by_app = true;
         self.for_sending().close(code, reason)
     }
 

@@ -1,8 +1,8 @@
 //! The mio event loop: sockets, readiness, timers and threads. No protocol
 //! rule lives here; `proto` decides, this module moves bytes.
 
-mod buffered;
 pub mod broker;
+mod buffered;
 pub mod client;
 pub mod config;
 pub mod engine;
@@ -10,6 +10,7 @@ pub mod flush;
 pub mod handle;
 pub mod handler;
 pub mod pool;
+pub mod stats;
 pub mod sys;
 pub mod timer;
 pub mod tls;
@@ -23,4 +24,5 @@ pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsList
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
 pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, UpgradeRequest, MAX_THREADS};
+pub use stats::ConnStats;
 pub use tls::{TlsAcceptor, TlsClientOptions, TlsConnector, TlsError};

@@ -34,6 +34,11 @@ impl Clock {
         Tick::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
+    /// Microseconds since the clock's start (finer than ticks: round-trip times).
+    pub fn micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
     /// How long from `now` until `at` (zero if it has passed).
     pub fn until(&self, now: Tick, at: Tick) -> Duration {
         now.until(at)

@@ -33,6 +33,7 @@ pub(crate) use slots::MAX_SLOTS;
 
 mod commands;
 mod connect;
+mod feed;
 mod opening;
 mod read;
 mod slots;
@@ -80,14 +81,13 @@ impl Listener {
     }
 }
 
-/// Which resolved address a client connect is trying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Attempt {
-    /// The address at this index; the next ones are tried if it fails.
-    Address(usize),
-    /// No other address may be tried (the request itself was refused).
-    Final,
-}
+/// Which resolved address a client connect is trying: its index (the next
+/// ones are tried if it fails), or [`FINAL_ATTEMPT`]. A `u32`, not an enum,
+/// so that the phase stays two words.
+type Attempt = u32;
+
+/// No other address may be tried (the request itself was refused).
+const FINAL_ATTEMPT: Attempt = u32::MAX;
 
 /// A client's opening handshake in flight: the key to check the answer
 /// against, and the path to report on open.
@@ -104,7 +104,7 @@ enum Phase {
     /// Server: the request is read and parsed (its head still in the input,
     /// `consumed` bytes); the handler deferred the decision. Nothing more is
     /// read until `Handle::decide_upgrade` answers or the handshake times out.
-    AwaitingUpgrade(Box<handshake::Request>, usize),
+    AwaitingUpgrade(Box<handshake::Request>, u32),
     /// Client: the request is sent, reading the answer.
     ClientHandshake(Box<ClientOpening>),
     /// WebSocket frames flow.
@@ -169,6 +169,10 @@ struct Slot {
     published: bool,
     /// This connection's own timers (`ClientOptions::timeouts`), else the engine's.
     timeouts: Option<Box<Timeouts>>,
+    /// Reconnect, keepalive and auto-reply state of a feed client.
+    feed: Option<Box<feed::Feed>>,
+    /// The application closed it (no reconnect follows).
+    closed_by_app: bool,
 }
 
 impl Slot {
@@ -193,6 +197,8 @@ impl Slot {
             tag: 0,
             published: false,
             timeouts: None,
+            feed: None,
+            closed_by_app: false,
         }
     }
 }
@@ -214,6 +220,7 @@ fn lend_conn<'a>(
         read_paused: &mut c.read_paused,
         tag: &mut c.tag,
         handle,
+        closed_by_app: &mut c.closed_by_app,
     }
 }
 
@@ -240,6 +247,8 @@ pub(crate) struct Worker<H: Handler> {
     stop_deadline: Option<Instant>,
     clock: Clock,
     now: Tick,
+    /// Feed clients waiting to connect again.
+    reconnects: feed::Reconnects,
 }
 
 impl<H: Handler> Worker<H> {
@@ -272,6 +281,7 @@ impl<H: Handler> Worker<H> {
             stop_deadline: None,
             clock: Clock::new(),
             now: Clock::new().now(),
+            reconnects: feed::Reconnects::default(),
         };
         for (i, l) in worker.listeners.iter_mut().enumerate() {
             let registry = worker.poll.registry();
@@ -284,7 +294,11 @@ impl<H: Handler> Worker<H> {
         let mut events = Events::with_capacity(1024);
         loop {
             self.now = self.clock.now();
-            let mut timeout = self.timers.next().map(|at| self.clock.until(self.now, at));
+            let next = match (self.timers.next(), self.reconnects.next()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut timeout = next.map(|at| self.clock.until(self.now, at));
             if !self.backlog.is_empty() || !self.pending_accepts.is_empty() {
                 timeout = Some(Duration::ZERO); // input is waiting: only look around
             }
@@ -317,6 +331,7 @@ impl<H: Handler> Worker<H> {
             self.serve_backlog();
             self.fire_timers();
             self.pools.trim(self.now.as_millis());
+            self.fire_reconnects();
             self.handler.on_wakeup_end();
             self.flush_dirty();
             if let Some(deadline) = self.stop_deadline {
@@ -456,6 +471,9 @@ impl<H: Handler> Worker<H> {
         {
             return self.begin_linger(slot);
         }
+        if let Some(f) = &self.conns[slot].feed {
+            f.shared.store(&f.stats);
+        }
         self.reclaim_buffers(slot);
         self.schedule(slot);
     }
@@ -463,8 +481,13 @@ impl<H: Handler> Worker<H> {
     fn schedule(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
-        let Some(at) = c.ws.next_deadline(self.now, timeouts) else {
-            return;
+        let at = match (
+            c.ws.next_deadline(self.now, timeouts),
+            Self::feed_deadline(c),
+        ) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return,
         };
         if c.timer_at.is_none_or(|queued| at < queued) {
             c.timer_at = Some(at);
@@ -482,6 +505,13 @@ impl<H: Handler> Worker<H> {
             }
             c.timer_at = None;
             self.on_timer(slot);
+            if self
+                .conns
+                .get(slot)
+                .is_some_and(|c| c.generation == generation && c.feed.is_some())
+            {
+                self.feed_timer(slot);
+            }
             if self
                 .conns
                 .get(slot)
@@ -546,12 +576,28 @@ impl<H: Handler> Worker<H> {
         for topic in c.subscriptions.iter() {
             self.topics.unsubscribe(topic, id);
         }
-        match c.report {
-            Report::NotOpened => {}
-            Report::Owed => self
-                .handler
-                .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
-            Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
+        let code = match c.report {
+            Report::NotOpened => None,
+            Report::Owed => {
+                self.handler
+                    .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, "");
+                Some(CloseCode::ABNORMAL)
+            }
+            Report::Closed(r) => {
+                self.handler.on_close_tagged(id, c.tag, r.code, &r.reason);
+                Some(r.code)
+            }
+        };
+        if c.feed.is_some() {
+            self.feed_removed(id);
+        }
+        if let (Some(feed), Some(code)) = (c.feed, code) {
+            let why = if c.closed_by_app || feed.rotating {
+                crate::proto::feed::Down::ByApplication
+            } else {
+                crate::proto::feed::Down::Closed(code.0)
+            };
+            self.feed_down(feed, why);
         }
     }
 }
@@ -566,6 +612,8 @@ mod tests {
         let slot = std::mem::size_of::<Option<super::Slot>>();
         let ws = std::mem::size_of::<crate::proto::Connection>();
         eprintln!("slot {slot} bytes, of which the protocol state {ws}");
-        assert!(slot <= 200, "Slot grew to {slot} bytes");
+        // Debug builds carry mio's 8-byte selector id in every socket.
+        let bound = if cfg!(debug_assertions) { 200 } else { 192 };
+        assert!(slot <= bound, "Slot grew to {slot} bytes");
     }
 }

@@ -7,6 +7,7 @@ pub mod close;
 pub mod conn;
 pub mod deadline;
 pub mod error;
+pub mod feed;
 pub mod frame;
 pub mod handshake;
 pub mod mask_key;

@@ -1,75 +1,80 @@
-#!/usr/bin/env python3
-"""A market-data style client: connects to a feed and prints, each second, how
-many messages it received in that second.
+"""A market-data feed client: reconnect with backoff, an application
+keepalive, the exchange's pings answered inside the engine, RTT pings; it
+subscribes again on every (re)open and checks that sequence numbers grow.
 
-    cargo build --release                    # librocwebsocket.so and rocws
-    target/release/rocws serve --feed 0 &    # pushes 100-byte ticks as fast as we read
-    python3 bindings/python/examples/feed_client.py ws://127.0.0.1:9001/ --duration 5
+    python feed_client.py URL RECONNECTS    (e.g. against `rocws exchange-sim`)
 
-It uses the blocking batched API: one C call drains up to --batch events, and
-the payloads are looked at as zero-copy memoryviews (``copy=False``), which is
-what a feed handler that parses in place wants. Works against any server that
-pushes messages (``rocws serve --broadcast`` with a publisher, ``--feed RATE``).
+Prints one line per reconnect and a summary once the connection was
+re-established RECONNECTS times and data flowed after the last one.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rocwebsocket import Client, EventType
+from rocwebsocket.feed import (
+    AppKeepalive,
+    AutoReply,
+    FeedOptions,
+    Reconnect,
+    conn_stats,
+    connect_feed,
+    reconnect_info,
+    stop_reconnecting,
+)
 
-from rocwebsocket import Client, EventType  # noqa: E402
 
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("url", nargs="?", default="ws://127.0.0.1:9001/")
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds to run (default 10)")
-    ap.add_argument("--batch", type=int, default=1024, help="events per C call (default 1024)")
-    ap.add_argument("--subscribe", metavar="TEXT", help="send this text message once connected")
-    args = ap.parse_args()
-
-    with Client(batch_size=args.batch) as client:
-        client.connect(args.url, tag=1)
-        start = time.monotonic()
-        end = start + args.duration
-        tick = start + 1.0
-        count = total = nbytes = 0
-        conn = None
-        while True:
-            now = time.monotonic()
-            if now >= tick:
-                print(f"{tick - start:6.0f} s  {count:10,d} msg/s  {nbytes / 1e6:8.1f} MB/s", flush=True)
-                total += count
-                count = nbytes = 0
-                tick += 1.0
-            if now >= end:
-                break
-            for ev in client.poll(timeout=min(tick, end) - now, copy=False):
-                t = ev.type
-                if t is EventType.TEXT or t is EventType.BINARY:
-                    count += 1
-                    nbytes += len(ev.data)
-                elif t is EventType.OPEN:
-                    conn = ev.conn
-                    print(f"connected to {args.url}", flush=True)
-                    if args.subscribe:
-                        client.send(conn, args.subscribe)
-                elif t is EventType.CONNECT_ERROR:
-                    print(f"cannot connect to {args.url}: {ev.text}", file=sys.stderr)
+def main(url: str, want: int) -> int:
+    options = FeedOptions(
+        tag=7,
+        reconnect=Reconnect(initial=0.05, max_delay=1.0),
+        keepalive=AppKeepalive(b'{"op":"ping"}', b'{"op":"pong"}', interval=0.1, deadline=1.0),
+        auto_replies=[AutoReply(b'{"ping":', b"}", b'{"pong":', b"}", max_capture=20)],
+        rtt_ping_interval=0.1,
+    )
+    reconnects = messages = since_open = last_seq = 0
+    conn = 0
+    with Client(threads=1) as client:
+        connect_feed(client, url, options)
+        for ev in client.events(timeout=5):
+            if ev.type is EventType.OPEN:
+                conn, since_open = ev.conn, 0
+                info = reconnect_info(client, conn)
+                if info is not None:
+                    reconnects += 1
+                    print(f"reconnected: attempt {info[0]} after {info[1] * 1000:.0f} ms down")
+                client.send(conn, '{"op":"subscribe"}')
+            elif ev.type is EventType.TEXT:
+                text = ev.text
+                if "ping" in text or "pong" in text:
+                    print(f"a ping reached the application: {text}", file=sys.stderr)
                     return 1
-                elif t is EventType.CLOSE:
-                    print(f"closed by the server: {ev.close_code} {ev.text}", file=sys.stderr)
-                    return 1
-        total += count
-        print(f"total {total:,d} messages in {args.duration:g} s ({total / args.duration:,.0f} msg/s)")
-        if conn is not None:
-            client.close(conn, 1000, "done")
+                if text.startswith('{"seq":'):
+                    seq = int(text[7:-1])
+                    if seq <= last_seq:
+                        print(f"seq {seq} after {last_seq}", file=sys.stderr)
+                        return 1
+                    last_seq, messages, since_open = seq, messages + 1, since_open + 1
+                    if reconnects >= want and since_open >= 20:
+                        break
+            elif ev.type is EventType.CLOSE:
+                print(f"closed: {ev.close_code}")
+            elif ev.type is EventType.CONNECT_ERROR:
+                print("gave up", file=sys.stderr)
+                return 1
+        else:
+            print("nothing for 5 s", file=sys.stderr)
+            return 1
+        try:
+            s = conn_stats(client, conn)
+            print(f"rtt: app {s.app_rtt_avg_us} us, websocket {s.ws_rtt_avg_us} us (averages)")
+        except Exception:  # cut just now: no statistics
+            pass
+        stop_reconnecting(client, options.tag)
+    print(f"feed: {messages} messages, {reconnects} reconnects, last seq {last_seq}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1], int(sys.argv[2])))

@@ -236,6 +236,22 @@ class rws_tls_client_config(Structure):
     ]
 
 
+class rws_auto_reply(Structure):
+    """``rws_auto_reply``: a message the engine answers by itself."""
+
+    _fields_ = [
+        ("prefix", c_char_p),
+        ("prefix_len", c_size_t),
+        ("suffix", c_char_p),
+        ("suffix_len", c_size_t),
+        ("max_capture", c_size_t),
+        ("reply_prefix", c_char_p),
+        ("reply_prefix_len", c_size_t),
+        ("reply_suffix", c_char_p),
+        ("reply_suffix_len", c_size_t),
+    ]
+
+
 class rws_connect_options(Structure):
     """``rws_connect_options`` for ``rws_engine_connect_opts``: set
     ``struct_size`` to ``ctypes.sizeof(rws_connect_options)``; 0 fields take
@@ -256,6 +272,56 @@ class rws_connect_options(Structure):
         ("pong_timeout_ms", c_uint32),
         ("close_timeout_ms", c_uint32),
         ("conn", rws_conn_config),
+        ("reconnect", c_uint32),
+        ("reconnect_max_attempts", c_uint32),
+        ("reconnect_initial_ms", c_uint32),
+        ("reconnect_max_ms", c_uint32),
+        ("reconnect_jitter_percent", c_uint32),
+        ("reconnect_min_interval_ms", c_uint32),
+        ("reconnect_multiplier", ctypes.c_double),
+        ("no_retry_close_codes", POINTER(c_uint16)),
+        ("no_retry_close_code_count", c_size_t),
+        ("no_retry_statuses", POINTER(c_uint16)),
+        ("no_retry_status_count", c_size_t),
+        ("keepalive_payload", c_char_p),
+        ("keepalive_payload_len", c_size_t),
+        ("keepalive_reply", c_char_p),
+        ("keepalive_reply_len", c_size_t),
+        ("keepalive_interval_ms", c_uint32),
+        ("keepalive_deadline_ms", c_uint32),
+        ("keepalive_reply_prefix", c_uint32),
+        ("keepalive_binary", c_uint32),
+        ("auto_replies", POINTER(rws_auto_reply)),
+        ("auto_reply_count", c_size_t),
+        ("rtt_ping_interval_ms", c_uint32),
+        ("max_age_ms", c_uint32),
+        ("rotation_overlap", c_uint32),
+        ("so_rcvbuf", c_uint32),
+        ("so_sndbuf", c_uint32),
+        ("so_priority_plus_one", c_uint32),
+        ("ip_tos_plus_one", c_uint32),
+    ]
+
+
+class rws_conn_stats(Structure):
+    """``rws_conn_stats``: set ``struct_size`` before ``rws_engine_conn_stats``."""
+
+    _fields_ = [("struct_size", c_uint32)] + [
+        (name, c_uint64)
+        for name in (
+            "messages_in",
+            "bytes_in",
+            "bytes_out",
+            "reconnects",
+            "ws_rtt_last_us",
+            "ws_rtt_min_us",
+            "ws_rtt_avg_us",
+            "ws_rtt_samples",
+            "app_rtt_last_us",
+            "app_rtt_min_us",
+            "app_rtt_avg_us",
+            "app_rtt_samples",
+        )
     ]
 
 
@@ -361,6 +427,13 @@ _declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p
 _declare("rws_engine_tls_port", c_uint16, c_void_p)
 _declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
 _declare("rws_engine_protocol", c_size_t, c_void_p, c_uint64, c_char_p, c_size_t)
+_declare("rws_engine_stop_reconnecting", c_int, c_void_p, c_uint64)
+_declare("rws_engine_rotate", c_int, c_void_p, c_uint64)
+_declare("rws_engine_replaces", c_uint64, c_void_p, c_uint64)
+_declare("rws_engine_conn_stats", c_int, c_void_p, c_uint64, POINTER(rws_conn_stats))
+_declare(
+    "rws_engine_reconnect_info", c_bool, c_void_p, c_uint64, POINTER(c_uint32), POINTER(c_uint64)
+)
 _declare("rws_tls_server_new", c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t)
 _declare("rws_tls_server_reload_files", c_int, c_void_p, c_char_p, c_char_p)
 _declare("rws_tls_server_free", None, c_void_p)

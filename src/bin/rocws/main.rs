@@ -10,6 +10,7 @@
 mod bench;
 mod feed;
 mod logger;
+mod sim;
 mod topics;
 
 use std::collections::HashMap;
@@ -66,6 +67,9 @@ const USAGE: &str = "usage:
       --cert FILE --key FILE       wss://: a client certificate (mutual TLS)
       --danger-accept-invalid-certs
                                    wss://: accept any certificate (tests only: no protection)
+  rocws exchange-sim [options]     a local market-data exchange for feed-client tests (see sim.rs):
+      --listen ADDR --tls-cert FILE --tls-key FILE --rate N --require-ping-ms N
+      --server-ping-ms N --cut-after-ms N --notice-ms N --refuse-ms N
   rocws autobahn-client [BASE]     run the Autobahn fuzzingserver's cases (default ws://127.0.0.1:9002)
   any command: --log-level LEVEL   the library's log on stderr: off, error, warn (default), info, debug,
                                    trace (or RUST_LOG=LEVEL)
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Some("client") => client(&args[1..]),
         Some("autobahn-client") => autobahn_client(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("exchange-sim") => sim::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}{}", bench::USAGE);
             Ok(())

@@ -110,7 +110,7 @@ impl CallbackHandler {
 
 impl Handler for CallbackHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
-        self.protocols.opened(conn.id(), info.protocol.as_deref());
+        self.protocols.opened(conn.id(), &info);
         let ev = event(
             rws_event_type::RWS_EVENT_OPEN,
             conn.id(),

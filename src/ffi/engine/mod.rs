@@ -17,6 +17,7 @@ pub mod broker;
 pub mod callbacks;
 pub mod config;
 pub mod connect;
+pub mod feed;
 pub mod options;
 pub mod poll;
 pub mod protocol;

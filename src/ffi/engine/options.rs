@@ -69,6 +69,123 @@ pub struct rws_connect_options {
     /// Frame and message size limits of this connection (CLOSE 1009 beyond
     /// them); a 0 field: the engine's limit.
     pub conn: rws_conn_config,
+    /// Non-zero: connect again whenever the connection goes down (closed by
+    /// the peer, dropped, refused, declared dead by the keepalive), after a
+    /// delay growing from `reconnect_initial_ms` by `reconnect_multiplier`
+    /// up to `reconnect_max_ms`, jittered; not after the application closed
+    /// it (`rws_engine_close`) or called `rws_engine_stop_reconnecting`.
+    /// Each OPEN after a drop carries the same tag (a new `conn`);
+    /// `rws_engine_reconnect_info` says which attempt and how long it was
+    /// down. A connect failing before the first open is retried too:
+    /// CONNECT_ERROR comes only when the policy gives up. 0: never.
+    pub reconnect: u32,
+    /// Attempts after a drop before giving up (CONNECT_ERROR); 0: no limit.
+    pub reconnect_max_attempts: u32,
+    /// Milliseconds before the first attempt; 0: 100.
+    pub reconnect_initial_ms: u32,
+    /// The largest delay in milliseconds; 0: 30000.
+    pub reconnect_max_ms: u32,
+    /// Percent of each delay drawn at random (the delay is uniform in
+    /// `[d * (1 - p/100), d]`); 0: 50; `RWS_TIMEOUT_NEVER`: no jitter;
+    /// above 100: `RWS_ERR_INVALID_ARGUMENT`.
+    pub reconnect_jitter_percent: u32,
+    /// Connects to the same host are spaced at least this many
+    /// milliseconds apart (the exchange's connect rate limit); 0: none.
+    pub reconnect_min_interval_ms: u32,
+    /// Growth of the delay per failed attempt; 0: 2.0; below 1:
+    /// `RWS_ERR_INVALID_ARGUMENT`.
+    pub reconnect_multiplier: f64,
+    /// Close codes from the peer after which no attempt is made (NULL when
+    /// the count is 0). Copied.
+    pub no_retry_close_codes: *const u16,
+    /// Entries in `no_retry_close_codes`.
+    pub no_retry_close_code_count: usize,
+    /// HTTP statuses refusing the upgrade after which no attempt is made;
+    /// NULL with count 0: 401 and 403. Copied.
+    pub no_retry_statuses: *const u16,
+    /// Entries in `no_retry_statuses`.
+    pub no_retry_status_count: usize,
+    /// An application-level keepalive: these bytes are sent every
+    /// `keepalive_interval_ms` (as text, or binary with
+    /// `keepalive_binary`); when no message matching `keepalive_reply`
+    /// arrives within `keepalive_deadline_ms` of a send, the connection is
+    /// dropped (CLOSE 1006, then a reconnect if enabled). Matching replies
+    /// are not delivered. NULL: no keepalive. Copied.
+    pub keepalive_payload: *const u8,
+    /// Bytes in `keepalive_payload`.
+    pub keepalive_payload_len: usize,
+    /// What the reply is (whole, or its start with
+    /// `keepalive_reply_prefix`); NULL with `keepalive_payload` set:
+    /// `RWS_ERR_NULL`. Copied.
+    pub keepalive_reply: *const u8,
+    /// Bytes in `keepalive_reply`.
+    pub keepalive_reply_len: usize,
+    /// Milliseconds between sends; 0: 20000.
+    pub keepalive_interval_ms: u32,
+    /// Milliseconds from a send to its reply; 0: 10000.
+    pub keepalive_deadline_ms: u32,
+    /// Non-zero: `keepalive_reply` matches a message that starts with it.
+    pub keepalive_reply_prefix: u32,
+    /// Non-zero: send `keepalive_payload` as a binary message.
+    pub keepalive_binary: u32,
+    /// Messages the engine answers itself without delivering them
+    /// (`{"ping":N}` -> `{"pong":N}`), first match wins (NULL when 0). Copied.
+    pub auto_replies: *const rws_auto_reply,
+    /// Entries in `auto_replies`.
+    pub auto_reply_count: usize,
+    /// Milliseconds between WebSocket pings stamped with their send time,
+    /// whose pongs measure the round-trip time (`rws_engine_conn_stats`);
+    /// those pongs are not delivered. 0: none.
+    pub rtt_ping_interval_ms: u32,
+    /// Milliseconds after which the connection is replaced without a gap
+    /// (make-before-break): a new connection with the same tag opens (its
+    /// OPEN is followed by `rws_engine_replaces` naming the old `conn`:
+    /// subscribe on it), both deliver until the new one delivered its first
+    /// message, then the old one is closed (CLOSE 1000). Events carry their
+    /// `conn`, so duplicates can be dropped. 0: never (`rws_engine_rotate`
+    /// still rotates on request).
+    pub max_age_ms: u32,
+    /// Messages a replacement delivers before the old connection closes;
+    /// 0: 1. A subscription acknowledgement counts: with one, 2 waits for
+    /// the first data message.
+    pub rotation_overlap: u32,
+    /// `SO_RCVBUF` in bytes, set before connecting; 0: the system's.
+    pub so_rcvbuf: u32,
+    /// `SO_SNDBUF` in bytes; 0: the system's.
+    pub so_sndbuf: u32,
+    /// `SO_PRIORITY` plus one (so that 0 keeps the system's): 1 sets 0.
+    pub so_priority_plus_one: u32,
+    /// `IP_TOS` / `IPV6_TCLASS` byte plus one (0: the system's): 0x11 sets 0x10.
+    pub ip_tos_plus_one: u32,
+}
+
+/// An auto-reply rule: an incoming message that starts with `prefix`, ends
+/// with `suffix` and holds at most `max_capture` bytes between them is
+/// answered with `reply_prefix`, those bytes, then `reply_suffix` (text
+/// when the message was text and the reply is UTF-8, else binary), and is
+/// not delivered. `max_capture` 0 makes the match exact. Each pointer may be
+/// NULL when its length is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rws_auto_reply {
+    /// What the message starts with.
+    pub prefix: *const u8,
+    /// Bytes in `prefix`.
+    pub prefix_len: usize,
+    /// What it ends with.
+    pub suffix: *const u8,
+    /// Bytes in `suffix`.
+    pub suffix_len: usize,
+    /// Most bytes between `prefix` and `suffix`.
+    pub max_capture: usize,
+    /// The reply's start.
+    pub reply_prefix: *const u8,
+    /// Bytes in `reply_prefix`.
+    pub reply_prefix_len: usize,
+    /// The reply's end.
+    pub reply_suffix: *const u8,
+    /// Bytes in `reply_suffix`.
+    pub reply_suffix_len: usize,
 }
 
 /// The engine's own settings, which fields left 0 take.
@@ -156,6 +273,27 @@ pub(super) unsafe fn client_options(
         server_name,
         limits: (limits != engine.limits).then_some(limits),
         timeouts: timeouts(&c, &engine.timeouts),
+        // SAFETY: per the contract, the feed fields' pointers are valid.
+        reconnect: unsafe { super::feed::reconnect_policy(&c)? },
+        // SAFETY: as above.
+        keepalive: unsafe { super::feed::keepalive(&c)? },
+        // SAFETY: as above.
+        auto_replies: unsafe { super::feed::auto_replies(&c)? },
+        rtt_ping_interval: match c.rtt_ping_interval_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        },
+        max_age: match c.max_age_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        },
+        rotation_overlap: c.rotation_overlap,
+        socket: crate::net::sys::SocketOptions {
+            recv_buffer: (c.so_rcvbuf != 0).then_some(c.so_rcvbuf as usize),
+            send_buffer: (c.so_sndbuf != 0).then_some(c.so_sndbuf as usize),
+            priority: c.so_priority_plus_one.checked_sub(1),
+            tos: c.ip_tos_plus_one.checked_sub(1),
+        },
     })
 }
 

@@ -1,5 +1,7 @@
-//! The subprotocol each open connection agreed on, readable from any thread
-//! with `rws_engine_protocol` (OPEN events carry only the path).
+//! What each open connection's OPEN event does not carry, readable from any
+//! thread: the subprotocol agreed on (`rws_engine_protocol`) and, after a
+//! reconnect, which attempt it was and how long the connection was down
+//! (`rws_engine_reconnect_info`, in `feed.rs`).
 
 use std::collections::HashMap;
 use std::ffi::c_char;
@@ -9,25 +11,40 @@ use std::sync::Mutex;
 use super::super::guard;
 use super::super::handle;
 use super::rws_engine;
-use crate::net::ConnId;
+use crate::net::{ConnId, OpenInfo};
+use crate::proto::feed::ReconnectInfo;
 
-/// Open connections' subprotocols, by connection id. Connections without
-/// one (most) cost nothing: no entry, and no lock on close while there are
-/// no entries.
+/// What is kept of one open connection.
+#[derive(Debug, Clone, Default)]
+pub(super) struct OpenFacts {
+    pub(super) protocol: Option<Box<str>>,
+    pub(super) reconnect: Option<ReconnectInfo>,
+    pub(super) replaces: Option<ConnId>,
+}
+
+/// Open connections' facts, by connection id. Connections without any
+/// (most) cost nothing: no entry, and no lock on close while there are no
+/// entries.
 #[derive(Debug, Default)]
 pub(super) struct Protocols {
-    map: Mutex<HashMap<u64, Box<str>>>,
+    map: Mutex<HashMap<u64, OpenFacts>>,
     entries: AtomicUsize,
 }
 
 impl Protocols {
     /// Called on open, before the host hears of it.
-    pub(super) fn opened(&self, id: ConnId, protocol: Option<&str>) {
-        if let Some(p) = protocol {
-            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-            if map.insert(id.0, p.into()).is_none() {
-                self.entries.fetch_add(1, Ordering::Relaxed);
-            }
+    pub(super) fn opened(&self, id: ConnId, info: &OpenInfo) {
+        if info.protocol.is_none() && info.reconnect.is_none() && info.replaces.is_none() {
+            return;
+        }
+        let facts = OpenFacts {
+            protocol: info.protocol.as_deref().map(Into::into),
+            reconnect: info.reconnect,
+            replaces: info.replaces,
+        };
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.insert(id.0, facts).is_none() {
+            self.entries.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -42,7 +59,7 @@ impl Protocols {
         }
     }
 
-    fn get(&self, id: u64) -> Option<Box<str>> {
+    pub(super) fn get(&self, id: u64) -> Option<OpenFacts> {
         if self.entries.load(Ordering::Relaxed) == 0 {
             return None;
         }
@@ -73,7 +90,11 @@ pub unsafe extern "C" fn rws_engine_protocol(
         let Some(e) = (unsafe { handle::as_ref(e) }) else {
             return 0;
         };
-        let protocol = e.protocols.get(conn).unwrap_or_default();
+        let protocol = e
+            .protocols
+            .get(conn)
+            .and_then(|f| f.protocol)
+            .unwrap_or_default();
         if cap > 0 && !buf.is_null() {
             let n = protocol.len().min(cap - 1);
             // SAFETY: `buf` is writable for `cap` > `n` bytes, per the contract.

@@ -339,7 +339,7 @@ impl Handler for QueueHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         // Known as open before the application can see it.
         self.queue.set_open(conn.id(), true);
-        self.protocols.opened(conn.id(), info.protocol.as_deref());
+        self.protocols.opened(conn.id(), &info);
         let path = info.path.as_bytes();
         self.push_now(
             rws_event_type::RWS_EVENT_OPEN,

@@ -53,6 +53,7 @@ impl<H: Handler> Worker<H> {
                 Command::Close(id, code, reason) => {
                     if let Some(slot) = self.slot_of(id) {
                         if matches!(self.conns[slot].phase, Phase::Open) {
+                            self.conns[slot].closed_by_app = true;
                             let _ = self.conns[slot].ws.close(code, &reason);
                             self.after_activity(slot);
                         }
@@ -64,6 +65,12 @@ impl<H: Handler> Worker<H> {
                     except,
                 } => self.broadcast(&frame, topic.as_deref(), except),
                 Command::Connect(request) => self.start_connect(request, 0),
+                Command::StopReconnecting(tag) => self.stop_reconnecting(tag),
+                Command::Rotate(id) => {
+                    if let Some(slot) = self.slot_of(id) {
+                        self.rotate(slot);
+                    }
+                }
                 Command::Subscribe(id, topic, subscribe) => {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 
 use mio::Interest;
 
-use super::{Attempt, ClientOpening, Phase, Slot, Worker};
+use super::feed::Feed;
+use super::{ClientOpening, Phase, Slot, Worker, FINAL_ATTEMPT};
 use crate::net::client::{ConnectRequest, Target};
 use crate::net::handler::Handler;
 use crate::net::tls::TlsConnector;
@@ -16,12 +17,26 @@ use crate::proto::Role;
 
 impl<H: Handler> Worker<H> {
     pub(super) fn start_connect(&mut self, request: Box<ConnectRequest>, attempt: usize) {
+        let feed = Feed::for_request(&request);
+        self.start_connect_with(request, attempt, feed);
+    }
+
+    /// Connects to address `attempt` of `request`, carrying a feed client's state.
+    pub(super) fn start_connect_with(
+        &mut self,
+        request: Box<ConnectRequest>,
+        attempt: usize,
+        feed: Option<Box<Feed>>,
+    ) {
         if self.stop_deadline.is_some() {
             let e = io::Error::new(io::ErrorKind::NotConnected, "the engine is stopping");
             return self.handler.on_connect_error(request.options.tag, &e);
         }
         let stream = match &request.target {
             Target::Tcp(addrs) => match addrs.get(attempt) {
+                Some(addr) if request.options.socket.is_set() => {
+                    request.options.socket.connect(*addr).map(Stream::Tcp)
+                }
                 Some(addr) => mio::net::TcpStream::connect(*addr).map(Stream::Tcp),
                 None => Err(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
@@ -32,12 +47,12 @@ impl<H: Handler> Worker<H> {
         };
         let stream = match stream {
             Ok(s) => s,
-            Err(e) => return self.retry_or_fail(request, attempt, e),
+            Err(e) => return self.retry_or_fail(request, attempt, e, feed),
         };
         let stream = if request.url.tls {
             match Self::tls_session(stream, &request) {
                 Ok(s) => s,
-                Err(e) => return self.handler.on_connect_error(request.options.tag, &e),
+                Err(e) => return self.feed_connect_failed(request.options.tag, feed, &e),
             }
         } else {
             stream
@@ -53,11 +68,12 @@ impl<H: Handler> Worker<H> {
             stream,
             Role::Client,
             limits,
-            Phase::Connecting(request, Attempt::Address(attempt)),
+            Phase::Connecting(request, attempt as u32),
             self.now,
         );
         slot.tag = tag;
         slot.timeouts = timeouts;
+        slot.feed = feed;
         self.insert(slot, Interest::READABLE | Interest::WRITABLE);
     }
 
@@ -79,12 +95,13 @@ impl<H: Handler> Worker<H> {
         request: Box<ConnectRequest>,
         attempt: usize,
         error: io::Error,
+        feed: Option<Box<Feed>>,
     ) {
         let more = matches!(&request.target, Target::Tcp(a) if attempt + 1 < a.len());
         if more {
-            self.start_connect(request, attempt + 1);
+            self.start_connect_with(request, attempt + 1, feed);
         } else {
-            self.handler.on_connect_error(request.options.tag, &error);
+            self.feed_connect_failed(request.options.tag, feed, &error);
         }
     }
 
@@ -139,7 +156,7 @@ impl<H: Handler> Worker<H> {
             }
             Err(e) => {
                 if let Phase::Connecting(_, attempt) = &mut c.phase {
-                    *attempt = Attempt::Final;
+                    *attempt = FINAL_ATTEMPT;
                 }
                 self.connect_failed(
                     slot,
@@ -160,10 +177,10 @@ impl<H: Handler> Worker<H> {
             .connections
             .fetch_sub(1, Ordering::Relaxed);
         match c.phase {
-            Phase::Connecting(request, Attempt::Address(attempt)) => {
-                self.retry_or_fail(request, attempt, error)
+            Phase::Connecting(request, attempt) if attempt != FINAL_ATTEMPT => {
+                self.retry_or_fail(request, attempt as usize, error, c.feed)
             }
-            _ => self.handler.on_connect_error(c.tag, &error),
+            _ => self.feed_connect_failed(c.tag, c.feed, &error),
         }
     }
 }

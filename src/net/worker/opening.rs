@@ -178,11 +178,18 @@ impl<H: Handler> Worker<H> {
                                 peer: c.stream.peer(),
                                 tag: c.tag,
                                 is_client: true,
+                                reconnect: None,
+                                replaces: None,
                             };
                             self.open(slot, info);
                             true
                         }
                         Err(error) => {
+                            if let (Some(f), handshake::ClientHandshakeError::Status(status)) =
+                                (c.feed.as_mut(), &error)
+                            {
+                                f.refused = Some(*status);
+                            }
                             let error =
                                 io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string());
                             self.connect_failed(slot, error);
@@ -234,6 +241,8 @@ impl<H: Handler> Worker<H> {
             Some(decision) => self.answer_upgrade(slot, request, consumed, decision, peer),
             None => {
                 let c = &mut self.conns[slot];
+                // The head is at most `max_handshake` bytes: it fits a u32.
+                let consumed = u32::try_from(consumed).unwrap_or(u32::MAX);
                 c.phase = Phase::AwaitingUpgrade(Box::new(request), consumed);
                 // The handshake deadline keeps running.
                 self.schedule(slot);
@@ -254,7 +263,7 @@ impl<H: Handler> Worker<H> {
             return;
         };
         let peer = c.stream.peer();
-        self.answer_upgrade(slot, *request, consumed, decision, peer);
+        self.answer_upgrade(slot, *request, consumed as usize, decision, peer);
         if !self.conns.contains(slot) {
             return;
         }
@@ -310,6 +319,8 @@ impl<H: Handler> Worker<H> {
                     peer,
                     tag: 0,
                     is_client: false,
+                    reconnect: None,
+                    replaces: None,
                 };
                 self.open(slot, info);
             }
@@ -325,7 +336,9 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    pub(super) fn open(&mut self, slot: usize, info: OpenInfo) {
+    pub(super) fn open(&mut self, slot: usize, mut info: OpenInfo) {
+        info.reconnect = self.feed_opened(slot);
+        info.replaces = self.conns[slot].feed.as_ref().and_then(|f| f.replaces);
         let id = self.id(slot);
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;

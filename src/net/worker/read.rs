@@ -77,6 +77,9 @@ impl<H: Handler> Worker<H> {
                 Err(e) => return self.transport_failed(slot, e),
                 Ok(Some(n)) => {
                     read += n;
+                    if let Some(f) = &mut self.conns[slot].feed {
+                        f.stats.bytes_in += n as u64;
+                    }
                     // A short read drained the socket: deliver, then stop.
                     drained = n < want;
                     self.conns[slot].ws.bytes_received(self.now);
@@ -155,11 +158,31 @@ impl<H: Handler> Worker<H> {
         let deliver_control = self.config.deliver_control_frames;
         let c = &mut self.conns[slot];
         let mut delivered = 0;
+        // A rotation's old connection, to close once the new one delivered data.
+        let mut retire = None;
         while delivered < max {
             let Some(event) = c.ws.next_event() else {
                 break;
             };
             delivered += 1;
+            if c.feed.is_some() {
+                let consumed = match &event {
+                    Event::Text(t) => {
+                        Self::feed_consumes(c, t.as_bytes(), false, &mut self.pools, &self.clock)
+                    }
+                    Event::Binary(b) => {
+                        Self::feed_consumes(c, b, true, &mut self.pools, &self.clock)
+                    }
+                    Event::Pong(p) => Self::feed_pong(c, p, &self.clock),
+                    _ => false,
+                };
+                if consumed {
+                    continue;
+                }
+                if matches!(event, Event::Text(_) | Event::Binary(_)) {
+                    retire = retire.or(Self::feed_delivered(c));
+                }
+            }
             let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
@@ -178,6 +201,9 @@ impl<H: Handler> Worker<H> {
                     c.report.record(error.close_code(), error.to_string());
                 }
             }
+        }
+        if let Some(old) = retire {
+            self.retire(old);
         }
         delivered
     }

@@ -52,7 +52,8 @@ impl<H: Handler> Worker<H> {
         if matches!(c.phase, Phase::Connecting(..)) {
             return;
         }
-        let had_output = c.ws.buffered_amount() > 0 || c.stream.wants_write();
+        let before = c.ws.buffered_amount();
+        let had_output = before > 0 || c.stream.wants_write();
         match write_queued(&mut c.stream, &mut c.ws) {
             Ok(Written::All) => {}
             Ok(Written::Blocked) => c.write_blocked = true,
@@ -66,6 +67,9 @@ impl<H: Handler> Worker<H> {
             self.handle.shared.workers[self.index]
                 .buffered
                 .store(slot, c.generation, buffered);
+        }
+        if let Some(f) = &mut c.feed {
+            f.stats.bytes_out += before.saturating_sub(buffered) as u64;
         }
         if buffered == 0 && c.write_blocked {
             c.write_blocked = false;
