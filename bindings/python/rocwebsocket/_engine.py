@@ -28,7 +28,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _ffi
 from ._batch import Batch, rws_event_batch
@@ -47,6 +47,8 @@ __all__ = ["Engine", "Server", "Client"]
 log = logging.getLogger("rocwebsocket")
 
 _TYPES = tuple(EventType)
+# A TLS client configuration's key: (cafile, certfile, keyfile, danger_accept_invalid_certs).
+_TlsClientKey = Tuple[Optional[str], Optional[str], Optional[str], bool]
 _SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
 
 
@@ -167,7 +169,7 @@ class Engine:
         if isinstance(tls_listen, str):
             tls_listen = [tls_listen]
         self._tls_server: Optional[int] = None
-        self._tls_clients: Dict[tuple, int] = {}
+        self._tls_clients: Dict[_TlsClientKey, int] = {}
         if certfile or keyfile or client_cafile or tls_listen:
             self._tls_server = _tls_server(certfile, keyfile, client_cafile)
             if not tls_listen:
@@ -234,13 +236,12 @@ class Engine:
             raise ValueError("this engine has no TLS listener")
         _ffi.check(lib.rws_tls_server_reload_files(self._tls_server, certfile.encode(), keyfile.encode()))
 
-    def _tls_client(self, options: tuple) -> int:
+    def _tls_client(self, options: "_TlsClientKey") -> int:
         """The C TLS client configuration for these options, made once per engine."""
         client = self._tls_clients.get(options)
         if client is None:
             cafile, certfile, keyfile, danger = options
-            read = lambda path: open(path, "rb").read() if path else None  # noqa: E731
-            ca, cert, key = read(cafile), read(certfile), read(keyfile)
+            ca, cert, key = _read_optional(cafile), _read_optional(certfile), _read_optional(keyfile)
             c = _ffi.rws_tls_client_config()
             c.ca_pem, c.ca_pem_len = ca, len(ca or b"")
             c.cert_pem, c.cert_pem_len = cert, len(cert or b"")
@@ -770,10 +771,18 @@ def _tls_server(certfile: Optional[str], keyfile: Optional[str], client_cafile: 
     if client_cafile:
         with open(client_cafile, "rb") as f:
             ca = f.read()
-    ptr = lib.rws_tls_server_new(cert, len(cert), key, len(key), ca, len(ca or b""))
+    ptr: Optional[int] = lib.rws_tls_server_new(cert, len(cert), key, len(key), ca, len(ca or b""))
     if not ptr:
         raise _ffi.start_error()
     return ptr
+
+
+def _read_optional(path: Optional[str]) -> Optional[bytes]:
+    """A PEM file's bytes, or None without a path."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class Server(Engine):

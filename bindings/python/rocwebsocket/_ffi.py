@@ -255,11 +255,15 @@ def _candidates() -> list[str]:
         # An explicit choice: a file, or a directory holding the library.
         p = Path(env)
         return [str(p / _LIB_NAME) if p.is_dir() else str(p)]
-    # ../../target/release relative to the package's project (bindings/python),
-    # i.e. the repository's own build; then whatever the system loader finds.
-    project = Path(__file__).resolve().parent.parent
-    return [
-        str(project / ".." / ".." / "target" / "release" / _LIB_NAME),
+    here = Path(__file__).resolve().parent
+    # 1. the copy an installed wheel carries beside this file
+    #    (librocwebsocket.<python tag>.so, see setup.py);
+    # 2. ../../target/release relative to the package's project (bindings/python),
+    #    i.e. the repository's own build, for a checkout on PYTHONPATH;
+    # 3. whatever the system loader finds (an installed prefix).
+    bundled = sorted(str(p) for p in here.glob("librocwebsocket*.so"))
+    return bundled + [
+        str(here.parent / ".." / ".." / "target" / "release" / _LIB_NAME),
         ctypes.util.find_library("rocwebsocket") or _LIB_NAME,
     ]
 
@@ -275,8 +279,8 @@ def _load() -> ctypes.CDLL:
         except OSError as e:
             errors.append(f"{path}: {e}")
     raise ImportError(
-        "cannot load librocwebsocket (set ROCWS_LIB to its path; build it with "
-        "`cargo build --release --lib`): " + "; ".join(errors)
+        "cannot load librocwebsocket (install the package with pip, or set ROCWS_LIB "
+        "to the library built by `cargo build --release --lib`): " + "; ".join(errors)
     )
 
 
