@@ -45,6 +45,12 @@ type UpgradeDecision struct {
 	Header http.Header
 }
 
+// acceptedUpgrade is what the Conn learns at OPEN from its upgrade's answer.
+type acceptedUpgrade struct {
+	protocol string
+	header   http.Header
+}
+
 // AcceptUpgrade accepts with subprotocol protocol ("" for none) and extra
 // response headers (may be nil).
 func AcceptUpgrade(protocol string, header http.Header) UpgradeDecision {
@@ -110,6 +116,7 @@ func (e *Engine) answerUpgrade(conn uint64, raw []byte) {
 		C.free(unsafe.Pointer(proto))
 		headers.free()
 		if err == nil {
+			e.upgraded[conn] = acceptedUpgrade{protocol: d.Protocol, header: req.Header}
 			return
 		}
 	}
