@@ -28,13 +28,15 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+import urllib.parse
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
 from ._batch import Batch, rws_event_batch
 from ._ffi import Data, StoppedError, lib
+from ._log import sync_log_level
 from ._flow import DEFAULT_MAX_QUEUE, DEFAULT_MAX_QUEUE_BYTES
-from ._types import CloseCode, ConnectError, Event, EventType
+from ._types import CloseCode, Event, EventType, OpenTimeoutError, connect_error, start_error
 from ._upgrade import Accept, Decision, Reject, UpgradeRequest
 
 _UPGRADE = int(EventType.UPGRADE)
@@ -174,6 +176,7 @@ class Engine:
             self._tls_server = _tls_server(certfile, keyfile, client_cafile)
             if not tls_listen:
                 tls_listen, listen = listen, ()
+        sync_log_level()
         try:
             cfg, keep = _ffi.make_config(
                 listen,
@@ -208,6 +211,9 @@ class Engine:
         self._accepted: Deque["Connection"] = collections.deque()
         self._accept_waiters: Deque["asyncio.Future[None]"] = collections.deque()
         self._dials: Dict[int, "asyncio.Future[Connection]"] = {}
+        self._dial_urls: Dict[int, str] = {}
+        # Accepted upgrades not yet open: (subprotocol, request headers).
+        self._upgraded: Dict[int, Tuple[Optional[str], List[Tuple[str, str]]]] = {}
         self._tags = itertools.count(1 << 62)
         # Per-connection receive queue limits (0 or None: no limit).
         self._max_queue = max_queue or 0
@@ -374,11 +380,15 @@ class Engine:
 
         Raises:
             InvalidArgumentError: a malformed URL.
+            UnknownHostError: the host name did not resolve.
         """
         options = (cafile, certfile, keyfile, danger_accept_invalid_certs)
         client = self._tls_client(options) if any(options) else None
         name = server_hostname.encode() if server_hostname else None
-        self._call(lib.rws_engine_connect_tls, url.encode(), tag, client, name)
+        try:
+            self._call(lib.rws_engine_connect_tls, url.encode(), tag, client, name)
+        except _ffi.RocwsError as e:
+            raise start_error(e, url, tag) from None
 
     # ---- blocking receive ----
     def _poll_raw(self, max_events: int, timeout_ms: int) -> Batch:
@@ -403,7 +413,8 @@ class Engine:
                 continue
             cid = batch.conns[i]
             try:
-                decision = decide(UpgradeRequest(cid, batch.payload(i)))
+                request = UpgradeRequest(cid, batch.payload(i))
+                decision = decide(request)
                 if decision is None:
                     decision = Accept()
                 if isinstance(decision, Accept):
@@ -413,6 +424,7 @@ class Engine:
                     _ffi.check(
                         lib.rws_engine_accept_upgrade(self._ptr, cid, proto, arr, len(decision.headers))
                     )
+                    self._upgraded[cid] = (decision.protocol or None, request.headers)
                 elif isinstance(decision, Reject):
                     body = decision.body.encode()
                     _ffi.check(lib.rws_engine_reject_upgrade(self._ptr, cid, decision.status, body, len(body)))
@@ -596,14 +608,20 @@ class Engine:
         view = memoryview(data)
         tags, codes = batch.tags, batch.close_codes
         full: "set[Connection]" = set()
+        zero_copy = listener is not None and listener.zero_copy
         for i, (t, cid, start, end) in enumerate(zip(batch.types, batch.conns, ends, ends[1:])):
             if t == 1 or t == 2:  # TEXT, BINARY
                 conn = conns.get(cid)
                 if conn is None:
                     continue
                 if listener is not None:
+                    if zero_copy:
+                        message: "Union[str, bytes, memoryview]" = view[start:end]
+                    else:
+                        raw = data[start:end]
+                        message = raw.decode() if t == 1 else raw
                     try:
-                        listener.on_message(conn, _TYPES[t], view[start:end])
+                        listener.on_message(conn, _TYPES[t], message)
                     except Exception:
                         # Keep draining: the rest of the batch is still owed.
                         log.exception("Listener.on_message failed")
@@ -621,8 +639,14 @@ class Engine:
             tag, code = tags[i], codes[i]
             if t == 7:  # OPEN
                 conn = Connection(self, cid, data[start:end].decode("utf-8", "replace"), tag)
+                upgraded = self._upgraded.pop(cid, None)
+                if upgraded is not None:
+                    conn.subprotocol, conn.request_headers = upgraded
                 conns[cid] = conn
                 fut = self._dials.pop(tag, None) if tag else None
+                url = self._dial_urls.pop(tag, None) if tag else None
+                if url is not None:
+                    conn.remote_address = _address_of(url)
                 if fut is not None and fut.done():  # the dialer gave up (timeout, cancel)
                     self._try_close(cid, CloseCode.GOING_AWAY, "")
                     continue
@@ -633,7 +657,15 @@ class Engine:
                 elif listener is None:
                     self._accepted.append(conn)
                     self._wake_acceptor()
+            elif t == 4:  # PONG
+                conn = conns.get(cid)
+                if conn is not None:
+                    payload = data[start:end]
+                    conn._pong(payload)
+                    if listener is not None:
+                        _guarded(listener.on_pong, conn, payload)
             elif t == 5:  # CLOSE
+                self._upgraded.pop(cid, None)
                 conn = conns.pop(cid, None)
                 if conn is None:
                     continue
@@ -643,9 +675,10 @@ class Engine:
                     _guarded(listener.on_close, conn, CloseCode.code(code), reason)
             elif t == 9:  # CONNECT_ERROR
                 fut = self._dials.pop(tag, None)
+                url = self._dial_urls.pop(tag, "")
                 message = data[start:end].decode("utf-8", "replace")
                 if fut is not None and not fut.done():
-                    fut.set_exception(ConnectError(message, tag))
+                    fut.set_exception(connect_error(message, tag, url, code))
                 elif listener is not None:
                     _guarded(listener.on_connect_error, tag, message)
             elif t == 8:  # DRAIN
@@ -688,22 +721,32 @@ class Engine:
 
         Raises:
             InvalidArgumentError: a malformed URL.
-            ConnectError: the connection failed (refused, handshake refused, ...).
-            asyncio.TimeoutError: not open after ``timeout`` seconds.
+            UnknownHostError: the host name did not resolve.
+            RefusedError: nothing accepted the TCP connection.
+            HandshakeRejectedError: the server answered with HTTP ``status``.
+            OpenTimeoutError: not open after ``timeout`` seconds (``what``
+                ``"open"``), or the engine's handshake timeout passed.
+            ConnectError: any other failure (the base of the four above).
         """
         self.attach()
         assert self._loop is not None
         tag = next(self._tags)
         fut: "asyncio.Future[Connection]" = self._loop.create_future()
         self._dials[tag] = fut
+        self._dial_urls[tag] = url
         try:
             self.connect(url, tag, **tls)
         except BaseException:
             del self._dials[tag]
+            del self._dial_urls[tag]
             raise
         if timeout is None:
             return await fut
-        return await asyncio.wait_for(fut, timeout)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self._dial_urls.pop(tag, None)
+            raise OpenTimeoutError(f"not open after {timeout} s", tag, url, "open") from None
 
     async def astop(self, grace: float = 1.0) -> None:
         """:meth:`stop` without blocking the loop, then delivers the last events
@@ -730,6 +773,7 @@ class Engine:
             if not fut.done():
                 fut.set_exception(StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine stopped"))
         self._dials.clear()
+        self._dial_urls.clear()
         for w in self._accept_waiters:
             if not w.done():
                 w.set_result(None)
@@ -746,6 +790,18 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _address_of(url: str) -> Optional[Tuple[str, int]]:
+    """(host, port) a ws:// or wss:// URL names (as dialed, not resolved)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.hostname, port or (443 if parts.scheme == "wss" else 80)
 
 
 def _events_of(batch: Batch, copy: bool) -> List[Event]:

@@ -66,6 +66,7 @@ RWS_ERR_UNSUPPORTED = 14
 
 RWS_OPCODE_TEXT = 1
 RWS_OPCODE_BINARY = 2
+RWS_OPCODE_PING = 9
 
 
 class RocwsError(Exception):
@@ -294,6 +295,10 @@ def _declare(name: str, restype: object, *argtypes: object) -> None:
 
 
 _declare("rws_last_error_message", c_size_t, c_char_p, c_size_t)
+#: rws_log_callback: (user, level, target, message, len); message is read as
+#: a pointer so exactly ``len`` bytes are taken.
+rws_log_callback = ctypes.CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_void_p, c_size_t)
+_declare("rws_set_log_callback", c_int, c_uint32, rws_log_callback, c_void_p)
 _declare("rws_result_name", c_char_p, c_uint32)
 _declare("rws_version", c_char_p)
 _declare("rws_close_code_name", c_char_p, c_uint16)
