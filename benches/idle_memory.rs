@@ -2,7 +2,11 @@
 //! to a `rocws serve --threads 1` process and reads its VmRSS from /proc
 //! before and after. Prints the figure; asserts nothing.
 //!
-//!     cargo bench --bench idle_memory [-- CONNECTIONS]
+//!     cargo bench --bench idle_memory [-- CONNECTIONS] [--echo]
+//!
+//! With `--echo`, each connection first sends one message and reads its
+//! echo, then all go idle for two seconds: what a connection keeps after it
+//! was busy (pools free what stays unused for a second).
 //!
 //! The kernel's socket memory is not in VmRSS: this is user-space memory only.
 
@@ -83,12 +87,27 @@ fn main() {
     drop(warm);
     std::thread::sleep(Duration::from_millis(500));
     let before = rss_kib(server.id());
-    let conns: Vec<TcpStream> = (0..count).map(|_| open(addr)).collect();
+    let echo = std::env::args().any(|a| a == "--echo");
+    let mut conns: Vec<TcpStream> = (0..count).map(|_| open(addr)).collect();
+    if echo {
+        // A masked 5-byte text frame ("hello", key 0) and its unmasked echo.
+        let frame = [0x81, 0x85, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'];
+        for s in &mut conns {
+            s.write_all(&frame).unwrap();
+        }
+        for s in &mut conns {
+            let mut back = [0u8; 7];
+            s.read_exact(&mut back).unwrap();
+            assert_eq!(&back[2..], b"hello", "echoed");
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
     std::thread::sleep(Duration::from_secs(1));
     let after = rss_kib(server.id());
     let per_conn = (after.saturating_sub(before) * 1024) as f64 / count as f64;
     println!(
-        "idle_memory: {count} idle connections: server VmRSS {before} KiB -> {after} KiB: {per_conn:.0} bytes per connection"
+        "idle_memory: {count} idle connections{}: server VmRSS {before} KiB -> {after} KiB: {per_conn:.0} bytes per connection",
+        if echo { " (after one echo each)" } else { "" }
     );
     drop(conns);
     let _ = server.kill();

@@ -458,6 +458,63 @@ typedef struct {
   rws_callback on_backpressure;
 } rws_callbacks;
 
+// Options of one client connection, for `rws_engine_connect_opts`.
+// Zero-initialise it, set `struct_size` to `sizeof(rws_connect_options)`,
+// then set the fields wanted: a field left 0 or NULL takes its default
+// (the engine's setting for limits and timeouts), as `rws_engine_config`
+// does; `RWS_TIMEOUT_NEVER` turns a timeout off. Later versions of the
+// library only add fields at the end, so a program built against this
+// header keeps working with them. Everything is read or copied during the
+// call; nothing here needs to outlive it.
+typedef struct {
+  // `sizeof(rws_connect_options)` as the caller compiled it: the library
+  // reads that many bytes, treats fields past them as 0, and refuses
+  // (`RWS_ERR_INVALID_ARGUMENT`) a larger struct whose extra bytes are not
+  // all 0 (options it does not know). 0 is refused.
+  uint32_t struct_size;
+  // Milliseconds from the start of the connect (TCP, TLS and the upgrade
+  // together) to the opened connection, per address tried; 0: the
+  // engine's `handshake_timeout_ms`. Past it: CONNECT_ERROR.
+  uint32_t handshake_timeout_ms;
+  // Reported in this connection's events (`rws_event.tag`).
+  uint64_t tag;
+  // Extra request headers (an API key, a cookie): `2 * header_count` C
+  // strings, name then value, or NULL when `header_count` is 0. Names are
+  // HTTP tokens; values hold no control character (else
+  // `RWS_ERR_INVALID_ARGUMENT`). Copied.
+  const char *const *headers;
+  // Name/value pairs in `headers`.
+  size_t header_count;
+  // Subprotocols to offer (`Sec-WebSocket-Protocol`), in order of
+  // preference: `protocol_count` C strings, or NULL when 0. The server's
+  // choice is readable with `rws_engine_protocol` once open. Copied.
+  const char *const *protocols;
+  // Entries in `protocols`.
+  size_t protocol_count;
+  // For `wss://`: which servers to trust (NULL: the system's store). A
+  // share is taken: it may be freed after the call.
+  const rws_tls_client *tls;
+  // For `wss://`: the name sent by SNI and checked against the
+  // certificate (NULL: the URL's host). Copied.
+  const char *server_name;
+  // Milliseconds without received bytes before closing with 1001; 0: the
+  // engine's `idle_timeout_ms`.
+  uint32_t idle_timeout_ms;
+  // Milliseconds without received bytes before a WebSocket keepalive
+  // ping; 0: the engine's `ping_interval_ms`.
+  uint32_t ping_interval_ms;
+  // Milliseconds to wait for any byte after that ping before the
+  // connection is dropped (CLOSE 1006); 0 or `RWS_TIMEOUT_NEVER`: the
+  // engine's `pong_timeout_ms`.
+  uint32_t pong_timeout_ms;
+  // Milliseconds for the closing handshake; 0 or `RWS_TIMEOUT_NEVER`: the
+  // engine's `close_timeout_ms`.
+  uint32_t close_timeout_ms;
+  // Frame and message size limits of this connection (CLOSE 1009 beyond
+  // them); a 0 field: the engine's limit.
+  rws_conn_config conn;
+} rws_connect_options;
+
 // Events taken by `rws_engine_poll_batch`, as columns: event `i` (`i <
 // count`) is `types[i]` (an `rws_event_type`), `conns[i]`, `tags[i]`,
 // `close_codes[i]`, and its bytes (payload, path, reason or error text) are
@@ -814,6 +871,23 @@ rws_result rws_engine_connect_tls(const rws_engine *e,
                                   const rws_tls_client *tls,
                                   const char *server_name);
 
+// Like `rws_engine_connect`, with every per-connection option in `opts`
+// (see `rws_connect_options`; NULL: all defaults, tag 0). Everything in
+// `opts` is read or copied during the call: the struct and what it points
+// to may be freed when it returns (a `tls` object is shared, as with
+// `rws_engine_connect_tls`). Errors: `RWS_ERR_NULL` (`e` or `url` NULL, a
+// list NULL with a non-zero count), `RWS_ERR_INVALID_ARGUMENT` (a bad URL,
+// `struct_size` 0, options this library does not know set to non-zero, a
+// header name or value a request cannot carry, a string not UTF-8),
+// `RWS_ERR_IO` (name resolution failed). Thread-safe.
+//
+// # Safety
+// `e` live; `url` a C string; `opts` NULL or readable for `opts->struct_size`
+// bytes, its lists and strings per its fields' documentation.
+rws_result rws_engine_connect_opts(const rws_engine *e,
+                                   const char *url,
+                                   const rws_connect_options *opts);
+
 // Moves up to `max` queued events into `events` and stores how many in
 // `*count`, waiting up to `timeout_ms` for the first (0: do not wait; -1: wait
 // without limit). The wait blocks (a condition variable; it rechecks for a
@@ -862,6 +936,18 @@ rws_result rws_engine_poll_batch(const rws_engine *e,
 // # Safety
 // `e` NULL or live.
 int32_t rws_engine_event_fd(const rws_engine *e);
+
+// The subprotocol connection `conn` agreed on in its opening handshake
+// (the server's choice among those offered, for a client; the one accepted
+// with, for a server), from its OPEN event until its CLOSE event. Returns
+// its length in bytes, 0 when it has none, is not open, or `e` is NULL.
+// Copies at most `cap - 1` bytes of it into `buf` followed by a NUL (when
+// `cap` > 0): call again with a larger buffer when the result is `cap` or
+// more, as with `snprintf`. Thread-safe; callable from callbacks.
+//
+// # Safety
+// `e` NULL or live; `buf` NULL (with `cap` 0) or writable for `cap` bytes.
+size_t rws_engine_protocol(const rws_engine *e, uint64_t conn, char *buf, size_t cap);
 
 // Sends a message (copied once) to connection `conn`, from any thread
 // (callbacks included). `opcode`: `RWS_OPCODE_TEXT` (the bytes are checked

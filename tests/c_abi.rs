@@ -241,6 +241,17 @@ fn c_upgrade_and_backpressure_tests() {
 }
 
 #[test]
+fn c_connect_options_tests() {
+    let program = build_c(
+        "c-tests/connect_options_test.c",
+        &[],
+        "connect_options_test",
+    );
+    let out = run(&program, &[]);
+    assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
 fn c_log_callback_tests() {
     let out = run(&build_c("c-tests/log_test.c", &[], "log_test"), &[]);
     assert!(out.contains("checks passed"), "{out}");
@@ -254,6 +265,7 @@ fn c_tests_under_address_and_undefined_behavior_sanitizers() {
         "log_test",
         "engine_abi_test",
         "upgrade_test",
+        "connect_options_test",
     ] {
         let program = build_c(
             &format!("c-tests/{test}.c"),

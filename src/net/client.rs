@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use super::tls::TlsConnector;
+use crate::proto::{ConnConfig, Timeouts};
 
 /// Options of one client connection.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +25,36 @@ pub struct ClientOptions {
     /// certificate, when it is not the URL's host (for example when
     /// connecting to an IP address or through a Unix socket).
     pub server_name: Option<String>,
+    /// Frame and message size limits of this connection (1009 beyond them);
+    /// `None` takes the engine's ([`Limits::conn`](super::Limits::conn)).
+    pub limits: Option<ConnConfig>,
+    /// The timers of this connection: opening handshake (TCP connect, TLS and
+    /// upgrade together), idle, keepalive ping and its pong deadline, closing
+    /// handshake; `None` takes the engine's ([`Config::timeouts`](super::Config::timeouts)).
+    pub timeouts: Option<Timeouts>,
+}
+
+impl ClientOptions {
+    /// Fails with `InvalidInput` when the upgrade request could not carry
+    /// these subprotocols and headers (a control character, an empty or
+    /// non-token name): the caller hears it now, not as a later connect error.
+    fn check_request(&self, url: &WsUrl) -> io::Result<()> {
+        let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        crate::proto::handshake::ClientHandshake::write_request(
+            &mut Vec::new(),
+            &url.host_header(),
+            &url.path,
+            &protocols,
+            &headers,
+        )
+        .map(drop)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    }
 }
 
 /// A parsed `ws://` URL.
@@ -143,6 +174,7 @@ pub(crate) struct ConnectRequest {
 impl ConnectRequest {
     pub(crate) fn resolve(url: &str, options: ClientOptions) -> io::Result<ConnectRequest> {
         let url = WsUrl::parse(url)?;
+        options.check_request(&url)?;
         let target = match &url.unix {
             Some(path) => Target::Unix(path.clone()),
             None => {

@@ -2,12 +2,11 @@
 //! thread of an engine. Each command travels over a channel to the thread
 //! that owns the connection, which is woken once per batch of commands.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -50,7 +49,7 @@ pub(crate) struct WorkerRemote {
     /// Each open connection's unsent byte count, as its thread last saw it
     /// (stored after each flush and backpressure check; read by
     /// [`Handle::buffered_amount`]).
-    pub(crate) buffered: Mutex<HashMap<ConnId, Arc<AtomicUsize>>>,
+    pub(crate) buffered: super::buffered::BufferedTable,
 }
 
 pub(crate) struct Shared {
@@ -289,10 +288,9 @@ impl Handle {
             .workers
             .get(id.worker())
             .ok_or(HandleError::UnknownConnection)?;
-        let table = remote.buffered.lock().unwrap_or_else(|p| p.into_inner());
-        table
-            .get(&id)
-            .map(|a| a.load(Ordering::Relaxed))
+        remote
+            .buffered
+            .load(id.slot(), id.generation())
             .ok_or(HandleError::UnknownConnection)
     }
 

@@ -1,12 +1,11 @@
 //! What an application implements to use the event loop, and what it gets.
 
 use std::io;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::handle::Handle;
-use super::pool::BufferPool;
+use super::pool::Pools;
 use super::topics::Topics;
 use crate::proto::handshake::Request;
 use crate::proto::{CloseCode, Connection, OpCode, SendError, Utf8Bytes};
@@ -228,11 +227,11 @@ pub trait Handler: Send + 'static {
 pub struct Conn<'a> {
     pub(crate) id: ConnId,
     pub(crate) ws: &'a mut Connection,
-    /// The thread's write buffers: one is lent only when this connection
+    /// The thread's pools: a write buffer is lent only when this connection
     /// sends, so receive-only connections take none.
-    pub(crate) write_pool: &'a mut BufferPool,
+    pub(crate) pools: &'a mut Pools,
     pub(crate) topics: &'a mut Topics,
-    pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) subscriptions: &'a mut super::topics::SubscriptionList,
     pub(crate) read_paused: &'a mut bool,
     pub(crate) tag: &'a mut u64,
     pub(crate) handle: &'a Handle,
@@ -247,9 +246,7 @@ impl Conn<'_> {
     /// The connection, with a pooled write buffer lent for what is about
     /// to be queued.
     fn for_sending(&mut self) -> &mut Connection {
-        if !self.ws.holds_write_buffer() {
-            self.ws.lend_write_buffer(self.write_pool.take());
-        }
+        self.pools.lend_for_writing(self.ws);
         self.ws
     }
 
@@ -322,8 +319,7 @@ impl Conn<'_> {
 
     /// Unsubscribes this connection from `topic`.
     pub fn unsubscribe(&mut self, topic: &str) {
-        if let Some(i) = self.subscriptions.iter().position(|t| &**t == topic) {
-            let topic = self.subscriptions.swap_remove(i);
+        if let Some(topic) = self.subscriptions.remove(topic) {
             self.topics.unsubscribe(&topic, self.id);
         }
     }

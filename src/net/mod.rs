@@ -1,6 +1,7 @@
 //! The mio event loop: sockets, readiness, timers and threads. No protocol
 //! rule lives here; `proto` decides, this module moves bytes.
 
+mod buffered;
 pub mod client;
 pub mod config;
 pub mod engine;

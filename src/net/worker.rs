@@ -21,13 +21,13 @@ use super::client::ConnectRequest;
 use super::config::Config;
 use super::handle::{Command, Handle};
 use super::handler::{Conn, ConnId, Handler};
-use super::pool::BufferPool;
+use super::pool::Pools;
 use super::timer::{Clock, Tick, Timers};
 use super::tls::TlsAcceptor;
-use super::topics::Topics;
+use super::topics::{SubscriptionList, Topics};
 use super::transport::Stream;
 use crate::proto::handshake::{self, ClientHandshake};
-use crate::proto::{CloseCode, Connection, Expired, Role};
+use crate::proto::{CloseCode, ConnConfig, Connection, Expired, Role, Timeouts};
 use slots::Slots;
 pub(crate) use slots::MAX_SLOTS;
 
@@ -162,16 +162,18 @@ struct Slot {
     /// The read budget ran out with input left: queued for the next turn.
     backlogged: bool,
     over_limit: bool,
-    subscriptions: Vec<Arc<str>>,
+    subscriptions: SubscriptionList,
     tag: u64,
-    /// Unsent bytes as published to other threads (open connections only;
+    /// Unsent bytes are published to other threads (open connections only;
     /// see `Handle::buffered_amount`).
-    published: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    published: bool,
+    /// This connection's own timers (`ClientOptions::timeouts`), else the engine's.
+    timeouts: Option<Box<Timeouts>>,
 }
 
 impl Slot {
-    fn new(stream: Stream, role: Role, config: &Config, phase: Phase, now: Tick) -> Slot {
-        let mut ws = Connection::new(role, config.limits.conn);
+    fn new(stream: Stream, role: Role, limits: ConnConfig, phase: Phase, now: Tick) -> Slot {
+        let mut ws = Connection::new(role, limits);
         ws.handshake_started(now);
         Slot {
             stream,
@@ -187,9 +189,10 @@ impl Slot {
             flow_paused: false,
             backlogged: false,
             over_limit: false,
-            subscriptions: Vec::new(),
+            subscriptions: SubscriptionList::default(),
             tag: 0,
-            published: None,
+            published: false,
+            timeouts: None,
         }
     }
 }
@@ -199,13 +202,13 @@ fn lend_conn<'a>(
     id: ConnId,
     c: &'a mut Slot,
     topics: &'a mut Topics,
-    write_pool: &'a mut BufferPool,
+    pools: &'a mut Pools,
     handle: &'a Handle,
 ) -> Conn<'a> {
     Conn {
         id,
         ws: &mut c.ws,
-        write_pool,
+        pools,
         topics,
         subscriptions: &mut c.subscriptions,
         read_paused: &mut c.read_paused,
@@ -232,8 +235,7 @@ pub(crate) struct Worker<H: Handler> {
     /// Server connections in the opening handshake, oldest first (slot,
     /// generation; entries of connections that moved on are skipped).
     handshaking: VecDeque<(usize, u32)>,
-    read_pool: BufferPool,
-    write_pool: BufferPool,
+    pools: Pools,
     config: Arc<Config>,
     stop_deadline: Option<Instant>,
     clock: Clock,
@@ -264,8 +266,7 @@ impl<H: Handler> Worker<H> {
             backlog: Vec::new(),
             pending_accepts: Vec::new(),
             handshaking: VecDeque::new(),
-            read_pool: BufferPool::new(READ_SIZE, POOL_KEEP),
-            write_pool: BufferPool::new(WRITE_BUFFER, POOL_KEEP),
+            pools: Pools::new(READ_SIZE, WRITE_BUFFER, POOL_KEEP),
             config,
             stop_deadline: None,
             clock: Clock::new(),
@@ -314,6 +315,7 @@ impl<H: Handler> Worker<H> {
             }
             self.serve_backlog();
             self.fire_timers();
+            self.pools.trim(self.now.as_millis());
             self.handler.on_wakeup_end();
             self.flush_dirty();
             if let Some(deadline) = self.stop_deadline {
@@ -392,7 +394,13 @@ impl<H: Handler> Worker<H> {
         match c.phase {
             Phase::Connecting(..) => self.finish_connect(slot),
             Phase::ServerHandshake | Phase::ClientHandshake(_) => self.read_handshake(slot),
-            Phase::Open => self.read_frames(slot),
+            Phase::Open => {
+                self.read_frames(slot);
+                // Its own replies go out now, in one write: holding them to
+                // the end of the wake-up would keep a write buffer lent to
+                // every connection served in it (up to the event budget).
+                self.flush_if_dirty(slot);
+            }
             Phase::Rejecting | Phase::Linger => self.read_discard(slot),
             // The rest waits for the decision (then `read_frames`).
             Phase::AwaitingUpgrade(..) => {}
@@ -412,30 +420,18 @@ impl<H: Handler> Worker<H> {
 
     /// Lends a pooled read buffer to a connection about to read.
     fn lend_read_buffer(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if c.ws.input_capacity() == 0 {
-            c.ws.lend_read_buffer(self.read_pool.take());
-        }
+        self.pools.lend_for_reading(&mut self.conns[slot].ws);
     }
 
     /// Lends a write buffer to a connection about to send, if it holds none.
     fn lend_write_buffer(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if c.ws.buffered_amount() == 0 {
-            c.ws.lend_write_buffer(self.write_pool.take());
-        }
+        self.pools.lend_for_writing(&mut self.conns[slot].ws);
     }
 
-    /// Takes back whatever buffers the connection no longer needs, so idle
-    /// connections hold none.
+    /// Takes back whatever the connection no longer needs, so idle
+    /// connections hold no buffer and no in-flight state.
     fn reclaim_buffers(&mut self, slot: usize) {
-        let c = &mut self.conns[slot];
-        if let Some(buf) = c.ws.take_idle_read_buffer() {
-            self.read_pool.give(buf);
-        }
-        if let Some(buf) = c.ws.take_idle_write_buffer() {
-            self.write_pool.give(buf);
-        }
+        self.pools.reclaim(&mut self.conns[slot].ws);
     }
 
     // ---- timers ----
@@ -465,7 +461,8 @@ impl<H: Handler> Worker<H> {
 
     fn schedule(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        let Some(at) = c.ws.next_deadline(self.now, &self.config.timeouts) else {
+        let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
+        let Some(at) = c.ws.next_deadline(self.now, timeouts) else {
             return;
         };
         if c.timer_at.is_none_or(|queued| at < queued) {
@@ -496,7 +493,10 @@ impl<H: Handler> Worker<H> {
 
     fn on_timer(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
-        match c.ws.on_timeout(self.now, &self.config.timeouts) {
+        // A keepalive ping may be queued: into a pooled state.
+        self.pools.lend_in_flight(&mut c.ws);
+        let timeouts = c.timeouts.as_deref().unwrap_or(&self.config.timeouts);
+        match c.ws.on_timeout(self.now, timeouts) {
             None => self.after_activity(slot), // a ping or a close may be queued
             Some(Expired::Handshake)
                 if matches!(c.phase, Phase::Connecting(..) | Phase::ClientHandshake(_)) =>
@@ -539,14 +539,10 @@ impl<H: Handler> Worker<H> {
                 .fetch_sub(1, Ordering::Relaxed);
         }
         let id = ConnId::new(self.index, slot, c.generation);
-        if c.published.is_some() {
-            self.handle.shared.workers[self.index]
-                .buffered
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+        if c.published {
+            self.handle.shared.workers[self.index].buffered.clear(slot);
         }
-        for topic in &c.subscriptions {
+        for topic in c.subscriptions.iter() {
             self.topics.unsubscribe(topic, id);
         }
         match c.report {
@@ -556,5 +552,19 @@ impl<H: Handler> Worker<H> {
                 .on_close_tagged(id, c.tag, CloseCode::ABNORMAL, ""),
             Report::Closed(r) => self.handler.on_close_tagged(id, c.tag, r.code, &r.reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What an idle connection costs in the slot table (plus 4 bytes of
+    /// generation, 8 of published count and a timer entry): kept small
+    /// on purpose, see docs/performance.md ("Idle connections").
+    #[test]
+    fn an_idle_connection_stays_small() {
+        let slot = std::mem::size_of::<Option<super::Slot>>();
+        let ws = std::mem::size_of::<crate::proto::Connection>();
+        eprintln!("slot {slot} bytes, of which the protocol state {ws}");
+        assert!(slot <= 200, "Slot grew to {slot} bytes");
     }
 }

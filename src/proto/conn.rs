@@ -111,6 +111,36 @@ struct PartialFrame {
     is_text: bool,
 }
 
+/// What a connection holds only while bytes are in flight: the read buffer,
+/// the frame being decoded and the write queue.
+///
+/// An idle connection hands it back ([`Connection::take_idle_in_flight`]) and
+/// then costs a pointer for it; an event loop keeps the boxes in a pool and
+/// lends one back before reading or sending
+/// ([`Connection::lend_in_flight`]). A connection that is lent none makes its
+/// own on first use and keeps it.
+#[derive(Debug, Default)]
+pub struct InFlight(Box<InFlightState>);
+
+#[derive(Debug, Default)]
+struct InFlightState {
+    rbuf: BytesMut,
+    out: OutQueue,
+    current: Option<PartialFrame>,
+}
+
+impl InFlight {
+    /// A new, empty state (allocates).
+    pub fn new() -> Self {
+        InFlight::default()
+    }
+}
+
+/// The in-flight state of `io`, made on first use.
+fn in_flight(io: &mut Option<InFlight>) -> &mut InFlightState {
+    &mut io.get_or_insert_with(InFlight::default).0
+}
+
 /// One WebSocket connection after the opening handshake, without I/O.
 ///
 /// Feed received bytes with [`read_space`](Self::read_space) or
@@ -121,9 +151,9 @@ struct PartialFrame {
 pub struct Connection {
     role: Role,
     config: ConnConfig,
-    rbuf: BytesMut,
-    out: OutQueue,
-    current: Option<PartialFrame>,
+    /// The read buffer, frame being decoded and write queue; `None` while
+    /// idle (see [`InFlight`]).
+    io: Option<InFlight>,
     /// Opcode of the fragmented message being assembled, if any.
     fragmented: Option<OpCode>,
     /// Its bytes so far; boxed so that connections that never see a
@@ -147,7 +177,7 @@ pub struct Connection {
 /// answer, after it the last pong is replaced by the latest ping's (RFC 6455
 /// §5.5.3: the latest ping is enough), so a ping flood costs a bounded
 /// queue. Autobahn 2.10 sends 10 pings at once and wants 10 pongs.
-pub(crate) const PONGS_KEPT: u8 = 16;
+pub const PONGS_KEPT: u8 = 16;
 
 impl Connection {
     /// A connection in the open state for `role` (the opening handshake is
@@ -156,9 +186,7 @@ impl Connection {
         Connection {
             role,
             config,
-            rbuf: BytesMut::new(),
-            out: OutQueue::new(),
-            current: None,
+            io: None,
             fragmented: None,
             fragments: None,
             utf8: Utf8Validator::new(),
@@ -190,20 +218,20 @@ impl Connection {
     /// Append-only: bytes already held may be unmasked and validated.
     pub fn read_space(&mut self) -> ReadSpace<'_> {
         ReadSpace {
-            buf: &mut self.rbuf,
+            buf: &mut in_flight(&mut self.io).rbuf,
         }
     }
 
     /// The bytes held and not yet handed out as events, read-only (before the
     /// first frame: an HTTP head the caller parses itself).
     pub fn input(&self) -> &[u8] {
-        &self.rbuf
+        self.io.as_ref().map_or(&[], |io| &io.0.rbuf)
     }
 
     /// Capacity of the read buffer (0 when it holds none, see
     /// [`take_idle_read_buffer`](Self::take_idle_read_buffer)).
     pub fn input_capacity(&self) -> usize {
-        self.rbuf.capacity()
+        self.io.as_ref().map_or(0, |io| io.0.rbuf.capacity())
     }
 
     /// Drops the first `n` held bytes (all of them when `n` is larger), which
@@ -212,10 +240,13 @@ impl Connection {
     /// Only between frames: once a frame is partly decoded its held bytes
     /// cannot shift, so this drops nothing and returns false.
     pub fn discard_input(&mut self, n: usize) -> bool {
-        if self.current.is_some() {
+        let Some(io) = self.io.as_mut() else {
+            return true;
+        };
+        if io.0.current.is_some() {
             return false;
         }
-        self.rbuf.advance(n.min(self.rbuf.len()));
+        io.0.rbuf.advance(n.min(io.0.rbuf.len()));
         true
     }
 
@@ -225,7 +256,7 @@ impl Connection {
     /// [`on_timeout`](Self::on_timeout).
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.accepts_input() {
-            self.rbuf.extend_from_slice(bytes);
+            in_flight(&mut self.io).rbuf.extend_from_slice(bytes);
             if let Stage::Open {
                 last_rx, ping_sent, ..
             } = &mut self.stage
@@ -239,10 +270,13 @@ impl Connection {
     /// Bytes of the current frame still missing (0 when between frames):
     /// a hint for how much to read next.
     pub fn bytes_wanted(&self) -> usize {
-        match self.current {
+        let Some(io) = self.io.as_ref() else {
+            return 0;
+        };
+        match io.0.current {
             Some(p) => {
                 let total = p.header.header_len + p.header.payload_len as usize;
-                total.saturating_sub(self.rbuf.len())
+                total.saturating_sub(io.0.rbuf.len())
             }
             None => 0,
         }
@@ -267,7 +301,7 @@ impl Connection {
     /// Whether the transport should now be shut: the closing handshake is over
     /// (or the connection failed) and every queued byte was written.
     pub fn should_close_transport(&self) -> bool {
-        !self.accepts_input() && self.out.is_empty()
+        !self.accepts_input() && self.buffered_amount() == 0
     }
 
     /// Decodes the next event from the bytes received so far.
@@ -295,18 +329,24 @@ impl Connection {
             self.queue_close_frame(Some(code), error.reason().as_bytes());
             self.close = CloseState::LocalClosing(code);
         }
-        self.rbuf = BytesMut::new();
+        if let Some(io) = self.io.as_mut() {
+            io.0.rbuf = BytesMut::new();
+            io.0.current = None;
+        }
         self.fragments = None;
-        self.current = None;
     }
 
     fn decode(&mut self) -> Result<Option<Event>, ProtocolError> {
         loop {
-            let mut partial = match self.current {
+            // Nothing in flight: nothing to decode (and nothing to allocate).
+            let Some(InFlight(io)) = self.io.as_mut() else {
+                return Ok(None);
+            };
+            let mut partial = match io.current {
                 Some(p) => p,
                 None => {
                     let Some(header) =
-                        frame::parse_header(&self.rbuf, self.role, self.config.allowed_rsv)?
+                        frame::parse_header(&io.rbuf, self.role, self.config.allowed_rsv)?
                     else {
                         return Ok(None);
                     };
@@ -319,12 +359,12 @@ impl Connection {
                 }
             };
             let h = partial.header;
+            let io = in_flight(&mut self.io);
             // Checked against max_frame_size in start_frame, so it fits usize.
             let len = h.payload_len as usize;
-            let available = (self.rbuf.len() - h.header_len).min(len);
+            let available = (io.rbuf.len() - h.header_len).min(len);
             if available > partial.processed {
-                let new =
-                    &mut self.rbuf[h.header_len + partial.processed..h.header_len + available];
+                let new = &mut io.rbuf[h.header_len + partial.processed..h.header_len + available];
                 if let Some(key) = h.mask {
                     apply_mask(new, key, partial.processed);
                 }
@@ -338,12 +378,12 @@ impl Connection {
             if available < len {
                 // The I/O layer sizes its reads from `bytes_wanted`: reserving
                 // the whole frame here would let a bare header claim memory.
-                self.current = Some(partial);
+                io.current = Some(partial);
                 return Ok(None);
             }
-            self.current = None;
-            self.rbuf.advance(h.header_len);
-            let payload = self.rbuf.split_to(len);
+            io.current = None;
+            io.rbuf.advance(h.header_len);
+            let payload = io.rbuf.split_to(len);
             if let Some(event) = self.finish_frame(&h, payload)? {
                 return Ok(Some(event));
             }
@@ -430,7 +470,9 @@ impl Connection {
                         peer_code: frame.code,
                     },
                 };
-                self.rbuf = BytesMut::new();
+                if let Some(io) = self.io.as_mut() {
+                    io.0.rbuf = BytesMut::new();
+                }
                 Event::Close(frame)
             }
         };
@@ -450,22 +492,24 @@ impl Connection {
 
     /// Bytes queued for the transport.
     pub fn buffered_amount(&self) -> usize {
-        self.out.len()
+        self.io.as_ref().map_or(0, |io| io.0.out.len())
     }
 
     /// Fills `dst` with the queued bytes, in order, for a vectored write.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        self.out.io_slices(dst)
+        self.io.as_ref().map_or(0, |io| io.0.out.io_slices(dst))
     }
 
     /// The first contiguous run of queued bytes.
     pub fn output_chunk(&self) -> &[u8] {
-        self.out.first_chunk()
+        self.io.as_ref().map_or(&[], |io| io.0.out.first_chunk())
     }
 
     /// Marks `n` queued bytes as written.
     pub fn advance_output(&mut self, n: usize) {
-        self.out.advance(n);
+        if let Some(io) = self.io.as_mut() {
+            io.0.out.advance(n);
+        }
         if n > 0 {
             self.pongs_unwritten = 0;
         }
@@ -474,8 +518,11 @@ impl Connection {
     /// Takes back the read buffer when it holds no unprocessed bytes, so an
     /// idle connection holds none; a pool can lend it to the next reader.
     pub fn take_idle_read_buffer(&mut self) -> Option<BytesMut> {
-        if self.rbuf.is_empty() && self.current.is_none() && self.rbuf.capacity() > 0 {
-            Some(std::mem::take(&mut self.rbuf))
+        // Even with no capacity left in its view: a buffer consumed to its end
+        // still holds its allocation.
+        let io = &mut self.io.as_mut()?.0;
+        if io.rbuf.is_empty() && io.current.is_none() {
+            Some(std::mem::take(&mut io.rbuf))
         } else {
             None
         }
@@ -483,26 +530,61 @@ impl Connection {
 
     /// Lends an empty buffer to read into, when the connection holds none.
     pub fn lend_read_buffer(&mut self, buf: BytesMut) {
-        if self.rbuf.capacity() == 0 && self.rbuf.is_empty() {
-            self.rbuf = buf;
-            self.rbuf.clear();
+        let io = in_flight(&mut self.io);
+        if io.rbuf.capacity() == 0 && io.rbuf.is_empty() {
+            io.rbuf = buf;
+            io.rbuf.clear();
         }
     }
 
     /// Takes back the write buffer when nothing is queued (see [`OutQueue`]).
     pub fn take_idle_write_buffer(&mut self) -> Option<BytesMut> {
-        self.out.take_idle_buffer()
+        self.io.as_mut()?.0.out.take_idle_buffer()
     }
 
     /// Whether the connection holds a buffer to encode frames into (without
     /// one, the first frame queued allocates it).
     pub fn holds_write_buffer(&self) -> bool {
-        self.out.has_buffer()
+        self.io.as_ref().is_some_and(|io| io.0.out.has_buffer())
     }
 
     /// Lends an empty buffer for encoding frames into, when the connection holds none.
     pub fn lend_write_buffer(&mut self, buf: BytesMut) {
-        self.out.lend_buffer(buf);
+        in_flight(&mut self.io).out.lend_buffer(buf);
+    }
+
+    /// Whether the connection holds its in-flight state (see [`InFlight`]).
+    pub fn holds_in_flight(&self) -> bool {
+        self.io.is_some()
+    }
+
+    /// Lends an in-flight state, when the connection holds none (otherwise
+    /// `state` is dropped). Lend one before reading or sending, so that the
+    /// connection does not allocate its own.
+    pub fn lend_in_flight(&mut self, state: InFlight) {
+        if self.io.is_none() {
+            self.io = Some(state);
+        }
+    }
+
+    /// Takes back the in-flight state when nothing is in flight: no input
+    /// held, no frame half-decoded, no output queued. The buffers it holds go
+    /// with it: take them first with
+    /// [`take_idle_read_buffer`](Self::take_idle_read_buffer) and
+    /// [`take_idle_write_buffer`](Self::take_idle_write_buffer) to pool
+    /// them apart.
+    pub fn take_idle_in_flight(&mut self) -> Option<InFlight> {
+        let io = &self.io.as_ref()?.0;
+        if io.rbuf.is_empty() && io.current.is_none() && io.out.is_empty() {
+            self.io.take()
+        } else {
+            None
+        }
+    }
+
+    /// The write queue, made on first use.
+    fn out(&mut self) -> &mut OutQueue {
+        &mut in_flight(&mut self.io).out
     }
 }
 

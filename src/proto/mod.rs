@@ -14,7 +14,7 @@ pub mod message;
 pub mod outbuf;
 
 pub use close::{CloseCode, CloseFrame, CloseState};
-pub use conn::{ConnConfig, Connection, SendError};
+pub use conn::{ConnConfig, Connection, InFlight, SendError};
 pub use deadline::{Expired, Tick, Timeouts};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, OpCode, Role};

@@ -203,7 +203,10 @@ impl OutQueue {
     /// Takes the owned buffer back when nothing waits, for a pool to lend it
     /// to another connection. Keeps a small chunk list (broadcast targets).
     pub fn take_idle_buffer(&mut self) -> Option<BytesMut> {
-        if !self.is_empty() || self.tail.capacity() == 0 {
+        // Taken even when its view has no capacity left: a buffer written
+        // out to its very end still holds its allocation (the pool reclaims
+        // it from the start, or frees it).
+        if !self.is_empty() {
             return None;
         }
         if self.chunks.capacity() > 16 {

@@ -225,6 +225,29 @@ class rws_tls_client_config(Structure):
     ]
 
 
+class rws_connect_options(Structure):
+    """``rws_connect_options`` for ``rws_engine_connect_opts``: set
+    ``struct_size`` to ``ctypes.sizeof(rws_connect_options)``; 0 fields take
+    the engine's settings."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("handshake_timeout_ms", c_uint32),
+        ("tag", c_uint64),
+        ("headers", POINTER(c_char_p)),
+        ("header_count", c_size_t),
+        ("protocols", POINTER(c_char_p)),
+        ("protocol_count", c_size_t),
+        ("tls", c_void_p),
+        ("server_name", c_char_p),
+        ("idle_timeout_ms", c_uint32),
+        ("ping_interval_ms", c_uint32),
+        ("pong_timeout_ms", c_uint32),
+        ("close_timeout_ms", c_uint32),
+        ("conn", rws_conn_config),
+    ]
+
+
 # void (*rws_callback)(void *user, rws_ctx *ctx, const rws_event *event)
 rws_callback = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, POINTER(rws_event))
 
@@ -332,6 +355,8 @@ _declare("rws_engine_connect", c_int, c_void_p, c_char_p, c_uint64)
 _declare("rws_engine_connection_count", c_size_t, c_void_p)
 _declare("rws_engine_connect_tls", c_int, c_void_p, c_char_p, c_uint64, c_void_p, c_char_p)
 _declare("rws_engine_tls_port", c_uint16, c_void_p)
+_declare("rws_engine_connect_opts", c_int, c_void_p, c_char_p, POINTER(rws_connect_options))
+_declare("rws_engine_protocol", c_size_t, c_void_p, c_uint64, c_char_p, c_size_t)
 _declare("rws_tls_server_new", c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t)
 _declare("rws_tls_server_reload_files", c_int, c_void_p, c_char_p, c_char_p)
 _declare("rws_tls_server_free", None, c_void_p)

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rocws serve [--listen ADDR]... [--tls-cert FILE --tls-key FILE] [--threads N] [--broadcast] [limits...]
-//! rocws client URL [--protocol P]... [--header 'Name: value']... [--ca FILE]
+//! rocws client URL [--protocol P]... [--header 'Name: value']... [--ca FILE] [limits...]
 //! rocws autobahn-client [BASE_URL]
 //! rocws bench [--url URL] [--mode echo|fanout|feed] [load options...]
 //! ```
@@ -50,6 +50,10 @@ const USAGE: &str = "usage:
   rocws client URL [options]       send stdin lines as text messages, print what comes back
       --protocol P                 offer a subprotocol, repeatable
       --header 'Name: value'       extra request header, repeatable
+      --max-message BYTES          largest message accepted, 1009 beyond (default 16 MiB)
+      --handshake-timeout SECS     give up connecting after this long (default 10; 0: off)
+      --ping-interval SECS         ping when silent this long, drop if no answer in 10 s
+                                   (default 30; 0: off)
       --ca FILE                    wss://: trust these PEM CAs instead of the system's store
       --server-name NAME           wss://: the name to send (SNI) and check, if not the URL's host
       --pin-sha256 HEX             wss://: also require this SHA-256 of a chain certificate's
@@ -384,6 +388,18 @@ fn client(args: &[String]) -> Result<(), String> {
                 .push(hex32(value(args, &mut i, flag)?)?),
             "--danger-accept-invalid-certs" => tls.danger_accept_invalid_certs = true,
             "--server-name" => options.server_name = Some(value(args, &mut i, flag)?.to_owned()),
+            "--max-message" => {
+                let limits = options.limits.get_or_insert_with(Default::default);
+                limits.max_message_size = number(value(args, &mut i, flag)?, flag)?;
+            }
+            "--handshake-timeout" => {
+                let timeouts = options.timeouts.get_or_insert_with(Default::default);
+                timeouts.handshake = seconds_or_off(value(args, &mut i, flag)?, flag)?;
+            }
+            "--ping-interval" => {
+                let timeouts = options.timeouts.get_or_insert_with(Default::default);
+                timeouts.ping_interval = seconds_or_off(value(args, &mut i, flag)?, flag)?;
+            }
             u if url.is_none() && !u.starts_with("--") => url = Some(u.to_owned()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }

@@ -64,6 +64,8 @@ pub type rws_upgrade_callback =
 
 pub(super) struct CallbackHandler {
     pub(super) callbacks: rws_callbacks,
+    /// Where open connections' subprotocols are kept for `rws_engine_protocol`.
+    pub(super) protocols: std::sync::Arc<super::protocol::Protocols>,
 }
 
 // SAFETY: the header tells the C caller that callbacks and `user` are used
@@ -108,6 +110,7 @@ impl CallbackHandler {
 
 impl Handler for CallbackHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
+        self.protocols.opened(conn.id(), info.protocol.as_deref());
         let ev = event(
             rws_event_type::RWS_EVENT_OPEN,
             conn.id(),
@@ -147,6 +150,7 @@ impl Handler for CallbackHandler {
     }
 
     fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
+        self.protocols.closed(id);
         let ev = event(
             rws_event_type::RWS_EVENT_CLOSE,
             id,

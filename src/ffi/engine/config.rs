@@ -159,7 +159,7 @@ pub(super) fn max_queued_bytes(c: &rws_engine_config) -> usize {
 }
 /// # Safety
 /// `list` holds `count` C strings (or is NULL with count 0).
-unsafe fn strings(
+pub(super) unsafe fn strings(
     list: *const *const c_char,
     count: usize,
     what: &str,

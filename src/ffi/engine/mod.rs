@@ -16,7 +16,9 @@ use queue::{EventQueue, QueueHandler, Taken};
 pub mod callbacks;
 pub mod config;
 pub mod connect;
+pub mod options;
 pub mod poll;
+pub mod protocol;
 mod queue;
 pub mod send;
 pub mod upgrade;
@@ -36,6 +38,10 @@ pub struct rws_engine {
     /// polls meanwhile is refused rather than made to recycle these bytes
     /// under the first.
     taken: Mutex<Taken>,
+    /// What `rws_connect_options` fields left 0 take.
+    defaults: options::EngineDefaults,
+    /// The subprotocol of each open connection that has one.
+    protocols: Arc<protocol::Protocols>,
 }
 
 impl Boxed for rws_engine {}
@@ -56,9 +62,18 @@ unsafe fn start(
     let Ok(config) = (unsafe { to_config(c) }) else {
         return std::ptr::null_mut();
     };
+    let defaults = options::EngineDefaults {
+        timeouts: config.timeouts,
+        limits: config.limits.conn,
+    };
+    let protocols = Arc::new(protocol::Protocols::default());
+    let p = protocols.clone();
     let (engine, queue) = match callbacks {
         Some(callbacks) => (
-            Engine::start(config, |_, _| CallbackHandler { callbacks }),
+            Engine::start(config, |_, _| CallbackHandler {
+                callbacks,
+                protocols: p.clone(),
+            }),
             None,
         ),
         None => {
@@ -73,7 +88,9 @@ unsafe fn start(
             let q = queue.clone();
             let decide = c.decide_upgrades;
             (
-                Engine::start(config, |_, _| QueueHandler::new(q.clone(), decide)),
+                Engine::start(config, |_, _| {
+                    QueueHandler::new(q.clone(), decide, p.clone())
+                }),
                 Some(queue),
             )
         }
@@ -86,6 +103,8 @@ unsafe fn start(
             engine: Mutex::new(Some(engine)),
             queue,
             taken: Mutex::new(Taken::default()),
+            defaults,
+            protocols,
         }),
         Err(e) => {
             fail(rws_result::RWS_ERR_IO, format!("cannot start: {e}"));

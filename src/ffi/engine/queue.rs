@@ -294,15 +294,22 @@ pub(super) struct QueueHandler {
     paused: Vec<ConnId>,
     /// Upgrade requests become UPGRADE events awaiting the host's answer.
     decide_upgrades: bool,
+    /// Where open connections' subprotocols are kept for `rws_engine_protocol`.
+    protocols: Arc<super::protocol::Protocols>,
 }
 
 impl QueueHandler {
-    pub(super) fn new(queue: Arc<EventQueue>, decide_upgrades: bool) -> QueueHandler {
+    pub(super) fn new(
+        queue: Arc<EventQueue>,
+        decide_upgrades: bool,
+        protocols: Arc<super::protocol::Protocols>,
+    ) -> QueueHandler {
         QueueHandler {
             queue,
             local: Packed::default(),
             paused: Vec::new(),
             decide_upgrades,
+            protocols,
         }
     }
 
@@ -332,6 +339,7 @@ impl Handler for QueueHandler {
     fn on_open(&mut self, conn: &mut Conn<'_>, info: OpenInfo) {
         // Known as open before the application can see it.
         self.queue.set_open(conn.id(), true);
+        self.protocols.opened(conn.id(), info.protocol.as_deref());
         let path = info.path.as_bytes();
         self.push_now(
             rws_event_type::RWS_EVENT_OPEN,
@@ -368,6 +376,8 @@ impl Handler for QueueHandler {
 
     fn on_close_tagged(&mut self, id: ConnId, tag: u64, code: CloseCode, reason: &str) {
         let t = rws_event_type::RWS_EVENT_CLOSE;
+        // Forgotten before the host can see the CLOSE event.
+        self.protocols.closed(id);
         self.push_now(t, id, tag, code.0, reason.as_bytes());
         self.queue.set_open(id, false);
     }

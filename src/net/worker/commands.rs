@@ -68,7 +68,7 @@ impl<H: Handler> Worker<H> {
                     if let Some(slot) = self.slot_of(id) {
                         let c = &mut self.conns[slot];
                         let mut conn =
-                            lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+                            lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
                         if subscribe {
                             conn.subscribe(&topic);
                         } else {
@@ -104,14 +104,19 @@ impl<H: Handler> Worker<H> {
             conns,
             topics,
             dirty,
+            pools,
             ..
         } = self;
         let mut queue = |slot: usize, c: &mut Slot| {
             if except == Some(ConnId::new(index, slot, c.generation)) {
                 return;
             }
-            if matches!(c.phase, Phase::Open) && c.ws.send_shared(frame.clone()).is_ok() && !c.dirty
-            {
+            if !matches!(c.phase, Phase::Open) {
+                return;
+            }
+            // A pooled state: the frame is queued by reference, in its queue.
+            pools.lend_in_flight(&mut c.ws);
+            if c.ws.send_shared(frame.clone()).is_ok() && !c.dirty {
                 c.dirty = true;
                 dirty.push(slot);
             }

@@ -47,14 +47,17 @@ impl<H: Handler> Worker<H> {
             .connections
             .fetch_add(1, Ordering::Relaxed);
         let tag = request.options.tag;
+        let limits = request.options.limits.unwrap_or(self.config.limits.conn);
+        let timeouts = request.options.timeouts.map(Box::new);
         let mut slot = Slot::new(
             stream,
             Role::Client,
-            &self.config,
+            limits,
             Phase::Connecting(request, Attempt::Address(attempt)),
             self.now,
         );
         slot.tag = tag;
+        slot.timeouts = timeouts;
         self.insert(slot, Interest::READABLE | Interest::WRITABLE);
     }
 
@@ -125,6 +128,8 @@ impl<H: Handler> Worker<H> {
             &headers,
         ) {
             Ok(handshake) => {
+                // A pooled buffer: one allocated for the request would stay.
+                self.pools.lend_for_writing(&mut c.ws);
                 c.ws.queue_handshake_bytes(&out);
                 let path = request.url.path.clone();
                 c.phase = Phase::ClientHandshake(Box::new(ClientOpening { handshake, path }));

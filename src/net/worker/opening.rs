@@ -3,8 +3,7 @@
 //! reading of the server's answer.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use mio::Interest;
 
@@ -56,7 +55,7 @@ impl<H: Handler> Worker<H> {
             let mut slot = Slot::new(
                 stream,
                 Role::Server,
-                &self.config,
+                self.config.limits.conn,
                 Phase::ServerHandshake,
                 self.now,
             );
@@ -122,6 +121,8 @@ impl<H: Handler> Worker<H> {
     pub(super) fn read_handshake(&mut self, slot: usize) {
         let max_head = self.config.limits.max_handshake;
         let mut scratch = [0u8; HANDSHAKE_READ];
+        // A pooled state (no read buffer: the head grows its own).
+        self.pools.lend_in_flight(&mut self.conns[slot].ws);
         loop {
             let c = &mut self.conns[slot];
             let have = c.ws.input().len();
@@ -296,6 +297,9 @@ impl<H: Handler> Worker<H> {
                     .write_response(&mut out);
                     return self.reject(slot, &out);
                 }
+                // The answer goes into a pooled buffer: one allocated for it
+                // would stay with the idle connection.
+                self.lend_write_buffer(slot);
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
                 c.ws.discard_input(consumed);
@@ -326,16 +330,14 @@ impl<H: Handler> Worker<H> {
         let c = &mut self.conns[slot];
         c.phase = Phase::Open;
         c.report = Report::Owed;
-        let published = Arc::new(AtomicUsize::new(c.ws.buffered_amount()));
-        c.published = Some(published.clone());
-        self.handle.shared.workers[self.index]
-            .buffered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, published);
-        let c = &mut self.conns[slot];
+        c.published = true;
+        self.handle.shared.workers[self.index].buffered.store(
+            slot,
+            c.generation,
+            c.ws.buffered_amount(),
+        );
         c.ws.handshake_finished(self.now);
-        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
         self.handler.on_open(&mut conn, info);
         // Frames that arrived with the handshake (the rest: read_frames).
         self.dispatch(slot, self.config.limits.event_budget.max(1));

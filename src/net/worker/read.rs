@@ -167,7 +167,7 @@ impl<H: Handler> Worker<H> {
                 break;
             };
             delivered += 1;
-            let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+            let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
             match event {
                 Event::Text(text) => self.handler.on_message(&mut conn, Message::Text(text)),
                 Event::Binary(data) => self.handler.on_message(&mut conn, Message::Binary(data)),

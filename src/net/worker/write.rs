@@ -3,7 +3,6 @@
 //! writing side.
 
 use std::net::Shutdown;
-use std::sync::atomic::Ordering;
 
 use super::{lend_conn, Phase, Worker};
 use crate::net::config::BackpressurePolicy;
@@ -27,15 +26,23 @@ impl<H: Handler> Worker<H> {
         while !self.dirty.is_empty() {
             let dirty = std::mem::take(&mut self.dirty);
             for &slot in &dirty {
-                if let Some(c) = self.conns.get_mut(slot) {
-                    c.dirty = false;
-                    self.flush(slot);
-                }
+                self.flush_if_dirty(slot);
             }
             // Reuse the allocation unless flushing queued more (handlers in on_drain).
             if self.dirty.is_empty() {
                 self.dirty = dirty;
                 self.dirty.clear();
+            }
+        }
+    }
+
+    /// Flushes a connection marked dirty (once: it may have been flushed
+    /// already since it was marked).
+    pub(super) fn flush_if_dirty(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            if c.dirty {
+                c.dirty = false;
+                self.flush(slot);
             }
         }
     }
@@ -55,8 +62,10 @@ impl<H: Handler> Worker<H> {
             }
         }
         let buffered = c.ws.buffered_amount();
-        if let Some(p) = &c.published {
-            p.store(buffered, Ordering::Relaxed);
+        if c.published {
+            self.handle.shared.workers[self.index]
+                .buffered
+                .store(slot, c.generation, buffered);
         }
         if buffered == 0 && c.write_blocked {
             c.write_blocked = false;
@@ -87,8 +96,10 @@ impl<H: Handler> Worker<H> {
     pub(super) fn check_backpressure(&mut self, slot: usize) {
         let c = &mut self.conns[slot];
         let buffered = c.ws.buffered_amount();
-        if let Some(p) = &c.published {
-            p.store(buffered, Ordering::Relaxed);
+        if c.published {
+            self.handle.shared.workers[self.index]
+                .buffered
+                .store(slot, c.generation, buffered);
         }
         if buffered <= self.config.limits.max_buffered
             || c.over_limit
@@ -112,7 +123,7 @@ impl<H: Handler> Worker<H> {
     pub(super) fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut H, &mut Conn<'_>)) {
         let id = self.id(slot);
         let c = &mut self.conns[slot];
-        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.write_pool, &self.handle);
+        let mut conn = lend_conn(id, c, &mut self.topics, &mut self.pools, &self.handle);
         f(&mut self.handler, &mut conn);
     }
 

@@ -140,8 +140,8 @@ impl Connection {
         if self.role == Role::Server && payload.len() >= SHARE_PAYLOAD_MIN {
             let mut header = [0u8; MAX_HEADER_LEN];
             let n = frame::encode_header(&mut header, true, 0, opcode, None, payload.len() as u64);
-            self.out.extend_from_slice(&header[..n]);
-            self.out.push_shared(payload);
+            self.out().extend_from_slice(&header[..n]);
+            self.out().push_shared(payload);
         } else {
             self.queue_frame(opcode, &payload);
         }
@@ -214,7 +214,7 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.out.push_shared(frame);
+        self.out().push_shared(frame);
         Ok(())
     }
 
@@ -301,9 +301,9 @@ impl Connection {
         if self.pongs_unwritten < super::PONGS_KEPT {
             // Still answering one for one: the previous pong stays as it is.
             self.pongs_unwritten += 1;
-            self.out.keep_pong();
+            self.out().keep_pong();
         }
-        self.out.set_pong(&frame[..n + payload.len()]);
+        self.out().set_pong(&frame[..n + payload.len()]);
     }
 
     pub(super) fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
@@ -315,7 +315,7 @@ impl Connection {
         let mask = (self.role == Role::Client).then(next_mask_key);
         let mut header = [0u8; MAX_HEADER_LEN];
         let n = frame::encode_header(&mut header, fin, 0, opcode, mask, payload.len() as u64);
-        self.out.append_with(|buf| {
+        self.out().append_with(|buf| {
             buf.reserve(n + payload.len());
             buf.extend_from_slice(&header[..n]);
             let start = buf.len();
@@ -329,6 +329,6 @@ impl Connection {
     /// Queues raw bytes ahead of any frame: the opening handshake's request or
     /// response, written through the same queue as the frames that follow it.
     pub fn queue_handshake_bytes(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+        self.out().extend_from_slice(bytes);
     }
 }
