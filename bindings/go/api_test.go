@@ -1,11 +1,13 @@
 package rocwebsocket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -73,9 +75,87 @@ func TestDialErrorKinds(t *testing.T) {
 	if !errors.As(err, &timeout) || timeout.What != "open" || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("silent server: want *TimeoutError{What: open}, got %T %v", err, err)
 	}
+	// The library's own handshake timeout, per connection.
+	_, err = Dial(ctx, "ws://"+silent.Addr().String()+"/", &DialOptions{Engine: cl, HandshakeTimeout: 200 * time.Millisecond})
+	if !errors.As(err, &timeout) || timeout.What != "handshake" || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("handshake timeout: want *TimeoutError{What: handshake}, got %T %v", err, err)
+	}
 
-	if _, err := Dial(ctx, url, &DialOptions{Engine: cl, Subprotocols: []string{"feed.v2"}}); !errors.Is(err, ErrUnsupportedOption) {
-		t.Fatalf("subprotocols before connect options: %v", err)
+}
+
+func TestDialHeadersSubprotocolsAndLimits(t *testing.T) {
+	ctx := ctxT(t)
+	got := make(chan *Conn, 4)
+	srv, err := Start(Options{Listen: []string{"127.0.0.1:0"}, Threads: 1,
+		OnUpgrade: func(r *UpgradeRequest) UpgradeDecision {
+			if r.Header.Get("Authorization") != "Bearer k" {
+				return RejectUpgrade(401, "no key")
+			}
+			for _, p := range r.Protocols {
+				if p == "feed.v2" {
+					return AcceptUpgrade(p, nil)
+				}
+			}
+			return AcceptUpgrade("", nil)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go func() {
+		for {
+			c, err := srv.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			got <- c
+			go echo(c)
+		}
+	}()
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", srv.Port())
+	cl := startClient(t)
+	auth := http.Header{"Authorization": {"Bearer k"}}
+
+	_, err = Dial(ctx, url, &DialOptions{Engine: cl, Subprotocols: []string{"feed.v2"}})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != 401 {
+		t.Fatalf("without the header: %v", err)
+	}
+	c, err := Dial(ctx, url, &DialOptions{Engine: cl, HTTPHeader: auth, Subprotocols: []string{"feed.v1", "feed.v2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-got
+	if c.Subprotocol() != "feed.v2" || peer.Subprotocol() != "feed.v2" {
+		t.Fatalf("subprotocol: client %q, server %q", c.Subprotocol(), peer.Subprotocol())
+	}
+	if c.RequestHeader().Get("Authorization") != "Bearer k" || peer.RequestHeader().Get("Authorization") != "Bearer k" {
+		t.Fatalf("request headers: %v / %v", c.RequestHeader(), peer.RequestHeader())
+	}
+	if _, err := Dial(ctx, url, &DialOptions{Engine: cl, HTTPHeader: http.Header{"Bad Name": {"x"}}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad header name: %v", err)
+	}
+
+	// Limits per connection on one engine: only the small one closes with 1009.
+	small, err := Dial(ctx, url, &DialOptions{Engine: cl, HTTPHeader: auth, MaxMessageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := Dial(ctx, url, &DialOptions{Engine: cl, HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("x"), 100)
+	for _, conn := range []*Conn{small, big} {
+		if err := conn.Write(ctx, MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, m, err := big.Read(ctx); err != nil || !bytes.Equal(m, msg) {
+		t.Fatalf("big: %v", err)
+	}
+	if _, _, err := small.Read(ctx); CloseStatus(err) != StatusMessageTooBig {
+		t.Fatalf("small: want 1009, got %v", err)
 	}
 }
 

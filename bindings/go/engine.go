@@ -503,8 +503,9 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 		c := newConn(e, id, goString(ev.data, ev.len), tag)
 		if u, ok := e.upgraded[id]; ok {
 			delete(e.upgraded, id)
-			c.protocol, c.reqHeader = u.protocol, u.header
+			c.reqHeader = u.header
 		}
+		c.protocol = e.protocolOf(id)
 		e.conns[id] = c
 		if tag == 0 {
 			e.acceptMu.Lock()

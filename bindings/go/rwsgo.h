@@ -68,13 +68,13 @@ static inline rwsgo_res rwsgo_subscribe(const rws_engine *e, uint64_t c, const c
 	return rwsgo_done(rws_engine_subscribe(e, c, t, on));
 }
 
-static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint64_t tag) {
-	return rwsgo_done(rws_engine_connect(e, url, tag));
+static inline rwsgo_res rwsgo_connect_opts(const rws_engine *e, const char *url, rws_connect_options *o) {
+	o->struct_size = sizeof *o;
+	return rwsgo_done(rws_engine_connect_opts(e, url, o));
 }
 
-static inline rwsgo_res rwsgo_connect_tls(const rws_engine *e, const char *url, uint64_t tag,
-                                         const rws_tls_client *tls, const char *server_name) {
-	return rwsgo_done(rws_engine_connect_tls(e, url, tag, tls, server_name));
+static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint64_t tag) {
+	return rwsgo_done(rws_engine_connect(e, url, tag));
 }
 
 typedef struct {

@@ -47,8 +47,7 @@ type UpgradeDecision struct {
 
 // acceptedUpgrade is what the Conn learns at OPEN from its upgrade's answer.
 type acceptedUpgrade struct {
-	protocol string
-	header   http.Header
+	header http.Header
 }
 
 // AcceptUpgrade accepts with subprotocol protocol ("" for none) and extra
@@ -116,7 +115,7 @@ func (e *Engine) answerUpgrade(conn uint64, raw []byte) {
 		C.free(unsafe.Pointer(proto))
 		headers.free()
 		if err == nil {
-			e.upgraded[conn] = acceptedUpgrade{protocol: d.Protocol, header: req.Header}
+			e.upgraded[conn] = acceptedUpgrade{header: req.Header}
 			return
 		}
 	}

@@ -73,12 +73,13 @@ class Connection:
         self._closed_fut: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
         self._drain_fut: Optional["asyncio.Future[None]"] = None
         self._pings: Dict[bytes, Tuple[float, "asyncio.Future[float]"]] = {}
-        #: The subprotocol chosen in the handshake, as far as the binding
-        #: knows it: server side when ``on_upgrade`` chose it, else ``None``
-        #: (client connections: until the library reports the server's answer).
+        #: The subprotocol agreed in the handshake (``rws_engine_protocol``):
+        #: the server's choice among those offered (client), the one accepted
+        #: with (server); ``None`` for none.
         self.subprotocol: Optional[str] = None
-        #: The upgrade request's ``(name, value)`` headers, server side when
-        #: ``on_upgrade`` saw the request; else ``None``.
+        #: Request headers as ``(name, value)`` pairs: on the server side the
+        #: whole upgrade request's when ``on_upgrade`` saw it (else ``None``);
+        #: on the client side the extra ``headers`` given to ``connect``.
         self.request_headers: Optional[List[Tuple[str, str]]] = None
         #: ``(host, port)`` of the peer as far as the binding knows it: the
         #: URL's host and port for a client connection (as dialed, not
@@ -403,12 +404,14 @@ class connect:
     its engine once it is closed (``await ws.close()``).
 
     ``open_timeout`` (seconds, ``None``: none) bounds the whole opening;
-    TLS options (``cafile``, ``certfile``, ``keyfile``, ``server_hostname``,
+    ``headers`` (a mapping or ``(name, value)`` pairs) go into the upgrade
+    request; ``subprotocols`` are offered in order of preference (the
+    server's choice: ``ws.subprotocol``); TLS options (``cafile``,
+    ``certfile``, ``keyfile``, ``server_hostname``,
     ``danger_accept_invalid_certs``) as :meth:`Engine.connect`; the other
-    keyword arguments are :class:`Engine` settings (``max_queue``, ...).
-    ``headers`` and ``subprotocols`` need the library's per-connection
-    connect options: until this build has them, passing either raises
-    :class:`UnsupportedError` (rather than sending a request without them).
+    keyword arguments are :class:`Engine` settings of the private engine,
+    i.e. of this connection (``max_queue``, ``max_message_size``,
+    ``ping_interval``, ``idle_timeout``, ``handshake_timeout``, ...).
 
     Raises (on entry, or from ``await``):
         InvalidArgumentError: a malformed URL.
@@ -417,7 +420,7 @@ class connect:
         :class:`ConnectError`).
     """
 
-    _TLS = ("cafile", "certfile", "keyfile", "server_hostname", "danger_accept_invalid_certs")
+    _PER_DIAL = ("cafile", "certfile", "keyfile", "server_hostname", "danger_accept_invalid_certs")
 
     def __init__(
         self,
@@ -430,21 +433,17 @@ class connect:
     ) -> None:
         from ._engine import Client
 
-        if headers or subprotocols:
-            raise _ffi.UnsupportedError(
-                _ffi.RWS_ERR_UNSUPPORTED,
-                "RWS_ERR_UNSUPPORTED",
-                "headers/subprotocols need rws_engine_connect_opts, which this build does not have yet",
-            )
         self._url = url
         self._timeout = open_timeout
-        self._tls = {k: settings.pop(k) for k in self._TLS if k in settings}
+        self._dial: Dict[str, Any] = {k: settings.pop(k) for k in self._PER_DIAL if k in settings}
+        self._dial["headers"] = headers
+        self._dial["subprotocols"] = tuple(subprotocols or ())
         self._client = Client(**settings)
         self._conn: Optional[Connection] = None
 
     async def _open(self) -> Connection:
         try:
-            self._conn = await self._client.dial(self._url, self._timeout, **self._tls)
+            self._conn = await self._client.dial(self._url, self._timeout, **self._dial)
         except BaseException:
             await self._client.aclose(0)
             raise

@@ -29,7 +29,21 @@ import logging
 import threading
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from . import _ffi
 from ._batch import Batch, rws_event_batch
@@ -49,6 +63,8 @@ __all__ = ["Engine", "Server", "Client"]
 log = logging.getLogger("rocwebsocket")
 
 _TYPES = tuple(EventType)
+#: Extra request headers: a mapping, or (name, value) pairs (repeatable names).
+Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 # A TLS client configuration's key: (cafile, certfile, keyfile, danger_accept_invalid_certs).
 _TlsClientKey = Tuple[Optional[str], Optional[str], Optional[str], bool]
 _SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
@@ -212,6 +228,7 @@ class Engine:
         self._accept_waiters: Deque["asyncio.Future[None]"] = collections.deque()
         self._dials: Dict[int, "asyncio.Future[Connection]"] = {}
         self._dial_urls: Dict[int, str] = {}
+        self._dial_headers: Dict[int, List[Tuple[str, str]]] = {}  # extra headers sent, per dial
         # Accepted upgrades not yet open: (subprotocol, request headers).
         self._upgraded: Dict[int, Tuple[Optional[str], List[Tuple[str, str]]]] = {}
         self._tags = itertools.count(1 << 62)
@@ -361,6 +378,15 @@ class Engine:
         url: str,
         tag: int = 0,
         *,
+        headers: Optional[Headers] = None,
+        subprotocols: Sequence[str] = (),
+        handshake_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        pong_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        max_frame_size: Optional[int] = None,
+        max_message_size: Optional[int] = None,
         cafile: Optional[str] = None,
         certfile: Optional[str] = None,
         keyfile: Optional[str] = None,
@@ -371,6 +397,15 @@ class Engine:
         ``ws+unix:///path`` or ``wss://...``); an OPEN or CONNECT_ERROR event
         carrying ``tag`` follows. Name resolution happens on the calling thread.
 
+        Per connection (``rws_engine_connect_opts``): ``headers`` (a mapping
+        or ``(name, value)`` pairs) go into the upgrade request;
+        ``subprotocols`` are offered in order of preference (the server's
+        choice is ``Connection.subprotocol``, or ``rws_engine_protocol``);
+        ``handshake_timeout`` (seconds, TCP + TLS + upgrade), ``idle_timeout``,
+        ``ping_interval``, ``pong_timeout``, ``close_timeout`` and the size
+        limits override the engine's settings (``None``: the engine's; 0 turns
+        a handshake/idle/ping timer off).
+
         For ``wss://``, as with ``ssl``: ``cafile`` (PEM CAs to trust instead
         of the system's store), ``certfile``/``keyfile`` (a client
         certificate for mutual TLS), ``server_hostname`` (the name sent and
@@ -379,16 +414,44 @@ class Engine:
         CONNECT_ERROR whose text starts with ``TLS:`` (close code 1015).
 
         Raises:
-            InvalidArgumentError: a malformed URL.
+            InvalidArgumentError: a malformed URL, or a header name or value
+                a request cannot carry.
             UnknownHostError: the host name did not resolve.
         """
         options = (cafile, certfile, keyfile, danger_accept_invalid_certs)
-        client = self._tls_client(options) if any(options) else None
-        name = server_hostname.encode() if server_hostname else None
+        opts = _ffi.rws_connect_options()
+        opts.struct_size = ctypes.sizeof(_ffi.rws_connect_options)
+        opts.tag = tag
+        pairs = _header_pairs(headers)
+        flat = [x.encode() for pair in pairs for x in pair]
+        header_arr = (ctypes.c_char_p * len(flat))(*flat) if flat else None
+        opts.headers = ctypes.cast(header_arr, ctypes.POINTER(ctypes.c_char_p)) if header_arr else None
+        opts.header_count = len(pairs)
+        protos = [p.encode() for p in subprotocols]
+        proto_arr = (ctypes.c_char_p * len(protos))(*protos) if protos else None
+        opts.protocols = ctypes.cast(proto_arr, ctypes.POINTER(ctypes.c_char_p)) if proto_arr else None
+        opts.protocol_count = len(protos)
+        opts.tls = self._tls_client(options) if any(options) else None
+        opts.server_name = server_hostname.encode() if server_hostname else None
+        for field, value in (
+            ("handshake_timeout_ms", handshake_timeout),
+            ("idle_timeout_ms", idle_timeout),
+            ("ping_interval_ms", ping_interval),
+            ("pong_timeout_ms", pong_timeout),
+            ("close_timeout_ms", close_timeout),
+        ):
+            if value is not None:
+                setattr(opts, field, _ffi.RWS_TIMEOUT_NEVER if not value else max(1, int(value * 1000)))
+        if max_frame_size:
+            opts.conn.max_frame_size = max_frame_size
+        if max_message_size:
+            opts.conn.max_message_size = max_message_size
         try:
-            self._call(lib.rws_engine_connect_tls, url.encode(), tag, client, name)
+            self._call(lib.rws_engine_connect_opts, url.encode(), ctypes.byref(opts))
         except _ffi.RocwsError as e:
             raise start_error(e, url, tag) from None
+        # The C side copied everything; keep the arrays alive until here.
+        del header_arr, proto_arr
 
     # ---- blocking receive ----
     def _poll_raw(self, max_events: int, timeout_ms: int) -> Batch:
@@ -641,12 +704,14 @@ class Engine:
                 conn = Connection(self, cid, data[start:end].decode("utf-8", "replace"), tag)
                 upgraded = self._upgraded.pop(cid, None)
                 if upgraded is not None:
-                    conn.subprotocol, conn.request_headers = upgraded
+                    conn.request_headers = upgraded[1]
+                conn.subprotocol = _protocol_of(self._ptr, cid)
                 conns[cid] = conn
                 fut = self._dials.pop(tag, None) if tag else None
                 url = self._dial_urls.pop(tag, None) if tag else None
                 if url is not None:
                     conn.remote_address = _address_of(url)
+                    conn.request_headers = self._dial_headers.pop(tag, [])
                 if fut is not None and fut.done():  # the dialer gave up (timeout, cancel)
                     self._try_close(cid, CloseCode.GOING_AWAY, "")
                     continue
@@ -676,6 +741,7 @@ class Engine:
             elif t == 9:  # CONNECT_ERROR
                 fut = self._dials.pop(tag, None)
                 url = self._dial_urls.pop(tag, "")
+                self._dial_headers.pop(tag, None)
                 message = data[start:end].decode("utf-8", "replace")
                 if fut is not None and not fut.done():
                     fut.set_exception(connect_error(message, tag, url, code))
@@ -715,9 +781,10 @@ class Engine:
             await w
         return self._accepted.popleft()
 
-    async def dial(self, url: str, timeout: Optional[float] = 10.0, **tls: Any) -> "Connection":
+    async def dial(self, url: str, timeout: Optional[float] = 10.0, **options: Any) -> "Connection":
         """Opens a client connection and waits until it is open (asyncio);
-        ``tls`` takes :meth:`connect`'s ``wss://`` options.
+        ``options`` are :meth:`connect`'s (headers, subprotocols, timeouts,
+        limits, ``wss://`` options).
 
         Raises:
             InvalidArgumentError: a malformed URL.
@@ -734,18 +801,23 @@ class Engine:
         fut: "asyncio.Future[Connection]" = self._loop.create_future()
         self._dials[tag] = fut
         self._dial_urls[tag] = url
+        options["headers"] = self._dial_headers[tag] = _header_pairs(options.get("headers"))
         try:
-            self.connect(url, tag, **tls)
+            self.connect(url, tag, **options)
         except BaseException:
             del self._dials[tag]
             del self._dial_urls[tag]
+            del self._dial_headers[tag]
             raise
         if timeout is None:
             return await fut
         try:
             return await asyncio.wait_for(fut, timeout)
+        except OpenTimeoutError:
+            raise  # the engine's own timeout (a TimeoutError too): not open_timeout's
         except asyncio.TimeoutError:
             self._dial_urls.pop(tag, None)
+            self._dial_headers.pop(tag, None)
             raise OpenTimeoutError(f"not open after {timeout} s", tag, url, "open") from None
 
     async def astop(self, grace: float = 1.0) -> None:
@@ -774,6 +846,7 @@ class Engine:
                 fut.set_exception(StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine stopped"))
         self._dials.clear()
         self._dial_urls.clear()
+        self._dial_headers.clear()
         for w in self._accept_waiters:
             if not w.done():
                 w.set_result(None)
@@ -790,6 +863,24 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _header_pairs(headers: Optional[Headers]) -> List[Tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+def _protocol_of(ptr: int, cid: int) -> Optional[str]:
+    """The subprotocol connection ``cid`` agreed on (``rws_engine_protocol``), or None."""
+    buf = ctypes.create_string_buffer(64)
+    n = lib.rws_engine_protocol(ptr, cid, buf, len(buf))
+    if n >= len(buf):
+        buf = ctypes.create_string_buffer(n + 1)
+        n = lib.rws_engine_protocol(ptr, cid, buf, len(buf))
+    return buf.raw[:n].decode("utf-8", "replace") if n else None
 
 
 def _address_of(url: str) -> Optional[Tuple[str, int]]:

@@ -235,8 +235,11 @@ def test_an_application_pause_holds_through_the_engines_own_resumes() -> None:
 
 def test_a_pause_by_hand_and_a_full_queue_each_keep_reading_paused() -> None:
     async def main() -> None:
-        count = 20_000
-        async with serve(None, threads=1, max_queue=100) as server:
+        # More than the kernel's socket buffers can hold, and an engine queue
+        # cap of 1 MiB: however late the first pause comes (a loaded machine),
+        # the peer cannot have sent everything (and closed) by then.
+        count = 150_000
+        async with serve(None, threads=1, max_queue=100, max_queued_bytes=1 << 20) as server:
             peer = Peer(server.port, count, 64)
             try:
                 conn = await server.accept()

@@ -14,6 +14,9 @@ import pytest
 
 from rocwebsocket import (
     Accept,
+    Client,
+    ConnectionClosedError,
+    InvalidArgumentError,
     Connection,
     ConnectError,
     EventType,
@@ -24,7 +27,6 @@ from rocwebsocket import (
     Reject,
     Server,
     UnknownHostError,
-    UnsupportedError,
     UpgradeRequest,
     connect,
     serve,
@@ -101,13 +103,54 @@ def test_dial_error_kinds() -> None:
                 async with connect(f"ws://127.0.0.1:{silent.getsockname()[1]}/", open_timeout=0.3):
                     pass
             assert timeout.value.what == "open" and isinstance(timeout.value, TimeoutError)
+            # The library's own handshake timeout, per connection.
+            with pytest.raises(OpenTimeoutError) as hs_timeout:
+                await connect(f"ws://127.0.0.1:{silent.getsockname()[1]}/", handshake_timeout=0.2)
+            assert hs_timeout.value.what == "handshake"
         finally:
             silent.close()
 
-        with pytest.raises(UnsupportedError):
-            connect("ws://127.0.0.1:1/", subprotocols=["feed.v2"])
-        with pytest.raises(UnsupportedError):
-            connect("ws://127.0.0.1:1/", headers={"Authorization": "x"})
+    run(main())
+
+
+def test_client_headers_subprotocols_and_per_connection_limits() -> None:
+    async def main() -> None:
+        seen: "asyncio.Queue[Connection]" = asyncio.Queue()
+
+        def check(request: UpgradeRequest) -> Union[Accept, Reject]:
+            if request.header("authorization") != "Bearer k":
+                return Reject(401, "no key")
+            return Accept(protocol="feed.v2" if "feed.v2" in request.protocols else None)
+
+        async def handler(ws: Connection) -> None:
+            await seen.put(ws)
+            await echo(ws)
+
+        async with serve(handler, "127.0.0.1:0", on_upgrade=check) as server:
+            url = f"ws://127.0.0.1:{server.port}/"
+            with pytest.raises(HandshakeRejectedError) as no_key:
+                await connect(url, subprotocols=["feed.v2"])
+            assert no_key.value.status == 401
+            async with connect(url, headers={"Authorization": "Bearer k"}, subprotocols=["feed.v1", "feed.v2"]) as ws:
+                assert ws.subprotocol == "feed.v2"
+                assert ws.request_headers == [("Authorization", "Bearer k")]
+                peer = await seen.get()
+                assert peer.subprotocol == "feed.v2"
+                assert peer.request_headers is not None and ("Authorization", "Bearer k") in peer.request_headers
+            with pytest.raises(InvalidArgumentError):
+                await connect(url, headers=[("Bad Name", "x")])
+
+            # Limits per connection, on one shared client engine.
+            async with Client() as client:
+                small = await client.dial(url, headers={"Authorization": "Bearer k"}, max_message_size=10)
+                big = await client.dial(url, headers=[("Authorization", "Bearer k")])
+                assert small.subprotocol is None
+                for ws in (small, big):
+                    await ws.send("x" * 100)
+                assert await big.recv() == "x" * 100
+                with pytest.raises(ConnectionClosedError) as too_big:
+                    await small.recv()
+                assert too_big.value.code == 1009
 
     run(main())
 
