@@ -13,6 +13,7 @@ effective level at import and again whenever an engine starts; call
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 from typing import Optional
@@ -43,6 +44,7 @@ def _forward(_user: Optional[int], level: int, target: Optional[bytes], message:
 
 # Kept referenced for the process's life: the library may call it any time.
 _callback = _ffi.rws_log_callback(_forward)
+_NULL = _ffi.rws_log_callback()  # a NULL function pointer: no callback
 _current: Optional[int] = None
 
 
@@ -66,8 +68,17 @@ def sync_log_level() -> None:
     level = _c_level(log.getEffectiveLevel())
     if level == _current:
         return
-    if lib.rws_set_log_callback(level, _callback if level else None, None) == _ffi.RWS_OK:
+    if lib.rws_set_log_callback(level, _callback if level else _NULL, None) == _ffi.RWS_OK:
         _current = level
 
 
+def _off() -> None:
+    """At exit: no more calls into an interpreter that is going away (an
+    engine left running would still log from its threads)."""
+    global _current
+    lib.rws_set_log_callback(0, _NULL, None)
+    _current = 0
+
+
 sync_log_level()
+atexit.register(_off)

@@ -231,25 +231,38 @@ def test_batch_kinds_are_typed() -> None:
         assert kind is EventType.TEXT and bytes(payload) == b"hi"
 
 
+def _protocol_violation() -> None:
+    """A server whose client sends an unmasked frame (1002): the library
+    logs it once at INFO; returns after the connection is gone."""
+    with Server(threads=1) as server:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        s.sendall(bytes([0x81, 0x02]) + b"hi")  # unmasked from a client: 1002
+        s.close()  # the bad frame is read before the end of the stream
+        for _ in range(100):
+            if any(e.type is EventType.CLOSE for e in server.poll(timeout=0.05)):
+                break
+
+
 def test_library_logs_reach_logging(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="rocwebsocket")
-    sync_log_level()
+    def infos() -> List[logging.LogRecord]:
+        return [r for r in caplog.records if r.name.startswith("rocwebsocket") and r.levelno == logging.INFO]
+
     try:
-        with Server(threads=1) as server:
-            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            s.sendall(
-                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )
-            s.sendall(bytes([0x81, 0x02]) + b"hi")  # unmasked from a client: 1002
-            for _ in range(100):
-                server.poll(timeout=0.05)
-                if any(r.name.startswith("rocwebsocket") and r.levelno == logging.INFO for r in caplog.records):
-                    break
-            s.close()
-        infos = [r for r in caplog.records if r.name.startswith("rocwebsocket") and r.levelno == logging.INFO]
-        assert infos, caplog.records
-        assert getattr(infos[0], "rws_target").startswith("rocwebsocket")
+        # Logging off for the package: the library is told so (level 0) and nothing comes.
+        caplog.set_level(logging.CRITICAL + 1, logger="rocwebsocket")
+        sync_log_level()
+        _protocol_violation()
+        assert not infos()
+        caplog.set_level(logging.INFO, logger="rocwebsocket")
+        sync_log_level()
+        _protocol_violation()
+        records = infos()
+        assert records, caplog.records
+        assert getattr(records[0], "rws_target").startswith("rocwebsocket")
     finally:
         caplog.set_level(logging.WARNING, logger="rocwebsocket")
         sync_log_level()
