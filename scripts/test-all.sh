@@ -8,8 +8,10 @@
 #   2b. topics across nodes: a real redis-server (Debian's, installed when
 #      missing) and three rocws nodes (scripts/test-cluster.sh, about 1 s
 #      after the release build)
-#   3. the Python binding's pytest suite and the Go binding's go test -race
-#      (scripts/test-python.sh, scripts/test-go.sh; a venv in target/py-venv,
+#   3. the Python binding: its wheel installed into a fresh venv, mypy
+#      --strict, pytest from outside the checkout (scripts/test-python.sh);
+#      the Go binding: go test -race against an installed prefix found with
+#      pkg-config, and a vendored out-of-tree build (scripts/test-go.sh;
 #      Debian's golang-go when go is missing)
 #   4. C/C++ install: scripts/install.sh into a temporary prefix, the C and
 #      C++ examples built out of tree with pkg-config and CMake, run

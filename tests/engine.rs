@@ -50,6 +50,28 @@ fn echo_at_every_length_form() {
     engine.stop(Duration::from_secs(1));
 }
 
+/// A burst of small messages that arrives in one read, more than the
+/// per-wake-up event budget (1024): the rest must follow without a new
+/// readiness edge (it stalled at exactly 1024 when the socket was drained).
+#[test]
+fn a_burst_past_the_event_budget_is_delivered_in_full() {
+    let (engine, addr, _seen) = echo_engine(Config::default());
+    let mut c = tcp_client_with_timeout(addr, "/burst");
+    let n = 5000;
+    for i in 0..n {
+        c.ws.send_text(&i.to_string()).unwrap();
+    }
+    c.flush(); // all of it in one go: about 40 KB, one read on the server
+    for i in 0..n {
+        assert_eq!(
+            c.next_message(),
+            Some(Event::Text(Utf8Bytes::from(i.to_string()))),
+            "message {i}"
+        );
+    }
+    engine.stop(Duration::from_secs(1));
+}
+
 #[test]
 fn fragmented_messages_and_pings_from_the_peer() {
     let (engine, addr, _seen) = echo_engine(Config::default());

@@ -9,6 +9,7 @@ package rocwebsocket
 //	poll1     one cgo call per event (Options.BatchSize = 1)
 //	callback  one C->Go call per event: an //export callback on an engine
 //	          started with rws_engine_start, run on the engine's own thread
+//	          (internal/cbench: not part of the public package)
 //
 // All three hand each message to the same handler (payload copied into
 // a []byte, counted); one op is one message. Run from bindings/go:
@@ -28,6 +29,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rocwebsocket/rocwebsocket/bindings/go/internal/cbench"
 )
 
 var (
@@ -155,7 +158,7 @@ func BenchmarkFFI(b *testing.B) {
 	b.Run("callback", func(b *testing.B) {
 		url := feed(b)
 		c := newCounter()
-		e, err := startCallbackEngine(Options{Threads: 1}, func(typ int, _, _ uint64, _ int, data []byte) {
+		e, err := cbench.Start(func(typ int, _, _ uint64, _ int, data []byte) {
 			if typ == 1 || typ == 2 {
 				c.message(append([]byte(nil), data...)) // data lives only during the call
 			}
@@ -163,8 +166,8 @@ func BenchmarkFFI(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer e.close(0)
-		if err := e.connect(url, 1); err != nil {
+		defer e.Close()
+		if err := e.Connect(url, 1); err != nil {
 			b.Fatal(err)
 		}
 		measure(b, c)

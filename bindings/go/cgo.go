@@ -1,8 +1,7 @@
 package rocwebsocket
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -lrocwebsocket -Wl,-rpath,${SRCDIR}/../../target/release -lpthread -ldl -lm
+#cgo pkg-config: rocwebsocket
 #include "rwsgo.h"
 */
 import "C"

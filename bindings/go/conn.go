@@ -3,6 +3,8 @@ package rocwebsocket
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -32,8 +34,13 @@ type Conn struct {
 	flowMu      sync.Mutex
 	inFull      bool // in the poller's list of full queues (the poller's alone)
 	closed      *CloseError
-	notify      chan struct{} // a message or the close arrived
-	done        chan struct{} // closed when the connection is gone
+	notify      chan struct{}            // a message or the close arrived
+	done        chan struct{}            // closed when the connection is gone
+	pings       map[uint64]chan struct{} // Ping calls waiting, by payload (under mu)
+	readLimit   int64                    // SetReadLimit (atomic)
+	protocol    string                   // set before the Conn is handed out
+	reqHeader   http.Header
+	remote      net.Addr
 }
 
 func newConn(e *Engine, id uint64, path string, tag uint64) *Conn {

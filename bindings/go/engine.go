@@ -114,6 +114,9 @@ type Options struct {
 	// or reject with an HTTP status. It runs on the poller goroutine and
 	// must not block (the handshake timeout runs meanwhile).
 	OnUpgrade func(r *UpgradeRequest) UpgradeDecision
+	// Accept, when set and OnUpgrade is not, decides upgrade requests by
+	// origin and subprotocol (see AcceptOptions).
+	Accept *AcceptOptions
 	// OnBackpressure, when set, keeps a connection whose unsent bytes pass
 	// MaxBuffered open (instead of dropping it with 1008) and is told so,
 	// with the amount; OnDrain is told when its queue emptied again. Both
@@ -145,6 +148,8 @@ type Engine struct {
 	tlsServer *C.rws_tls_server // ours to free; the engine holds its own share
 	onMessage func(*Conn, MessageType, []byte)
 	onUpgrade func(*UpgradeRequest) UpgradeDecision
+	upgraded  map[uint64]acceptedUpgrade // answered upgrades not yet open (poller's alone)
+	pingSeq   uint64                     // the last ping payload (atomic)
 	onBackpr  func(*Conn, uint64)
 	onDrain   func(*Conn)
 	limits    queueLimits // per-connection read queue limits
@@ -170,9 +175,11 @@ type Engine struct {
 	pollErr   error
 }
 
+// dialResult is a dial's outcome: the Conn, or the CONNECT_ERROR's text and code.
 type dialResult struct {
-	c   *Conn
-	err error
+	c       *Conn
+	message string
+	code    int
 }
 
 // Start starts an engine with its poller goroutine.
@@ -186,6 +193,9 @@ func Start(opts Options) (*Engine, error) {
 		if len(opts.TLSListen) == 0 {
 			opts.TLSListen, opts.Listen = opts.Listen, nil
 		}
+	}
+	if opts.OnUpgrade == nil && opts.Accept != nil {
+		opts.OnUpgrade = opts.Accept.decide
 	}
 	cfg, strs, err := opts.config()
 	defer func() {
@@ -220,6 +230,7 @@ func Start(opts Options) (*Engine, error) {
 		onDrain:      opts.OnDrain,
 		limits:       newQueueLimits(&opts),
 		conns:        make(map[uint64]*Conn),
+		upgraded:     make(map[uint64]acceptedUpgrade),
 		dials:        make(map[uint64]chan dialResult),
 		acceptNotify: make(chan struct{}, 1),
 		done:         make(chan struct{}),
@@ -299,8 +310,8 @@ func (e *Engine) closeConn(id uint64, code StatusCode, reason string) error {
 
 // Dial opens a client connection to url (ws://host:port/path or
 // ws+unix:///path) and waits until it is open or ctx ends. A malformed URL
-// fails at once with ErrInvalidArgument; a refused connection with a
-// *ConnectError.
+// fails at once with ErrInvalidArgument; the other failures as the
+// package-level Dial says (*RefusedError, *UnknownHostError, ...).
 func (e *Engine) Dial(ctx context.Context, url string) (*Conn, error) {
 	return e.dial(ctx, url, func(u *C.char, tag uint64) C.rwsgo_res {
 		return C.rwsgo_connect(e.ptr, u, C.uint64_t(tag))
@@ -309,6 +320,9 @@ func (e *Engine) Dial(ctx context.Context, url string) (*Conn, error) {
 
 // dial registers a tag, runs connect under the engine lock and waits.
 func (e *Engine) dial(ctx context.Context, url string, connect func(u *C.char, tag uint64) C.rwsgo_res) (*Conn, error) {
+	if ctx.Err() != nil { // ended already: no connection attempt at all
+		return nil, openTimeout(url, ctx)
+	}
 	tag := atomic.AddUint64(&e.nextTag, 1)
 	ch := make(chan dialResult, 1)
 	e.dialMu.Lock()
@@ -323,14 +337,15 @@ func (e *Engine) dial(ctx context.Context, url string, connect func(u *C.char, t
 		e.dialMu.Lock()
 		delete(e.dials, tag)
 		e.dialMu.Unlock()
-		return nil, err
+		return nil, classifyStart(url, err)
 	}
 	select {
 	case r := <-ch:
-		if ce, ok := r.err.(*ConnectError); ok {
-			ce.URL = url
+		if r.c == nil {
+			return nil, classifyConnect(url, r.message, r.code)
 		}
-		return r.c, r.err
+		r.c.remote = remoteOf(url) // before anyone else sees the Conn
+		return r.c, nil
 	case <-ctx.Done():
 	case <-e.done:
 	}
@@ -344,7 +359,7 @@ func (e *Engine) dial(ctx context.Context, url string, connect func(u *C.char, t
 		}
 	}
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, openTimeout(url, ctx)
 	}
 	return nil, newError("rws_engine_connect", ResultStopped, "the engine stopped")
 }
@@ -471,6 +486,9 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 			return
 		}
 		typ := MessageType(ev.type_)
+		if c.overLimit(int(ev.len)) {
+			return
+		}
 		data := goBytes(ev.data, ev.len)
 		if e.onMessage != nil {
 			e.onMessage(c, typ, data)
@@ -485,6 +503,11 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 	case C.RWS_EVENT_OPEN:
 		tag := uint64(ev.tag)
 		c := newConn(e, id, goString(ev.data, ev.len), tag)
+		if u, ok := e.upgraded[id]; ok {
+			delete(e.upgraded, id)
+			c.reqHeader = u.header
+		}
+		c.protocol = e.protocolOf(id)
 		e.conns[id] = c
 		if tag == 0 {
 			e.acceptMu.Lock()
@@ -504,12 +527,17 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 			_ = c.StartClose(StatusGoingAway, "")
 		}
 	case C.RWS_EVENT_CLOSE:
+		delete(e.upgraded, id)
 		c := e.conns[id]
 		if c == nil {
 			return
 		}
 		delete(e.conns, id)
 		c.setClosed(CloseError{Code: StatusCode(ev.close_code), Reason: goString(ev.data, ev.len)})
+	case C.RWS_EVENT_PONG:
+		if c := e.conns[id]; c != nil {
+			c.pong(goBytes(ev.data, ev.len))
+		}
 	case C.RWS_EVENT_UPGRADE:
 		if e.onUpgrade != nil {
 			e.answerUpgrade(id, goBytes(ev.data, ev.len))
@@ -529,7 +557,7 @@ func (e *Engine) dispatch(ev *C.rws_event) {
 		e.dialMu.Lock()
 		if ch, ok := e.dials[tag]; ok {
 			delete(e.dials, tag)
-			ch <- dialResult{err: &ConnectError{Message: goString(ev.data, ev.len)}}
+			ch <- dialResult{message: goString(ev.data, ev.len), code: int(ev.close_code)}
 		}
 		e.dialMu.Unlock()
 	}

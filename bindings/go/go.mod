@@ -1,3 +1,3 @@
-module rocwebsocket
+module github.com/rocwebsocket/rocwebsocket/bindings/go
 
 go 1.19

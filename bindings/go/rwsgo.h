@@ -68,13 +68,13 @@ static inline rwsgo_res rwsgo_subscribe(const rws_engine *e, uint64_t c, const c
 	return rwsgo_done(rws_engine_subscribe(e, c, t, on));
 }
 
-static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint64_t tag) {
-	return rwsgo_done(rws_engine_connect(e, url, tag));
+static inline rwsgo_res rwsgo_connect_opts(const rws_engine *e, const char *url, rws_connect_options *o) {
+	o->struct_size = sizeof *o;
+	return rwsgo_done(rws_engine_connect_opts(e, url, o));
 }
 
-static inline rwsgo_res rwsgo_connect_tls(const rws_engine *e, const char *url, uint64_t tag,
-                                         const rws_tls_client *tls, const char *server_name) {
-	return rwsgo_done(rws_engine_connect_tls(e, url, tag, tls, server_name));
+static inline rwsgo_res rwsgo_connect(const rws_engine *e, const char *url, uint64_t tag) {
+	return rwsgo_done(rws_engine_connect(e, url, tag));
 }
 
 typedef struct {
@@ -137,27 +137,18 @@ static inline rwsgo_res rwsgo_stop(const rws_engine *e, uint32_t grace_ms) {
 	return rwsgo_done(rws_engine_stop(e, grace_ms));
 }
 
-// The callback engine (rws_engine_start), used by the FFI-crossing benchmark
-// to compare a C->Go call per message with batches. rwsgoOnEvent is exported
-// from callback.go; `user` is a runtime/cgo.Handle value, not a Go pointer.
-extern void rwsgoOnEvent(uintptr_t user, rws_event *event);
+// Log records to Go (rwsgoLog is exported from logexport.go). The strings
+// are valid only during the call: the Go side copies them.
+extern void rwsgoLog(uint32_t level, char *target, char *message, size_t n);
 
-static inline void rwsgo_callback(void *user, rws_ctx *ctx, const rws_event *event) {
-	(void)ctx;
-	rwsgoOnEvent((uintptr_t)user, (rws_event *)event);
+static inline void rwsgo_log_cb(void *user, rws_log_level level, const char *target, const char *message,
+                                size_t len) {
+	(void)user;
+	rwsgoLog((uint32_t)level, (char *)target, (char *)message, len);
 }
 
-static inline rwsgo_start_res rwsgo_start_callbacks(const rws_engine_config *cfg, uintptr_t user) {
-	rws_callbacks cb;
-	memset(&cb, 0, sizeof cb);
-	cb.user = (void *)user;
-	cb.on_open = rwsgo_callback;
-	cb.on_message = rwsgo_callback;
-	cb.on_close = rwsgo_callback;
-	cb.on_error = rwsgo_callback;
-	rwsgo_start_res out = {rws_engine_start(cfg, &cb), NULL};
-	if (out.engine == NULL) out.msg = rwsgo_message();
-	return out;
+static inline rwsgo_res rwsgo_set_log(uint32_t level) {
+	return rwsgo_done(rws_set_log_callback(level, level ? rwsgo_log_cb : NULL, NULL));
 }
 
 #endif

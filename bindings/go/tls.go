@@ -92,6 +92,11 @@ type DialTLS struct {
 // DialWith is Dial for wss:// with TLS options. A TLS failure is a
 // *ConnectError whose Message starts with "TLS:" (close code 1015).
 func (e *Engine) DialWith(ctx context.Context, url string, tls DialTLS) (*Conn, error) {
+	return e.DialOptions(ctx, url, &DialOptions{TLS: tls})
+}
+
+// newTLSClient makes the C TLS client configuration of tls (the caller frees it).
+func newTLSClient(tls DialTLS) (*C.rws_tls_client, error) {
 	ca, err := readOptional(tls.CAFile)
 	if err != nil {
 		return nil, err
@@ -114,14 +119,5 @@ func (e *Engine) DialWith(ctx context.Context, url string, tls DialTLS) (*Conn, 
 	if r.client == nil {
 		return nil, newError("rws_tls_client_new", ResultInvalidArgument, takeMessage(r.msg))
 	}
-	// The connection takes its own share: freed right after the connect call.
-	defer C.rws_tls_client_free(r.client)
-	var name *C.char
-	if tls.ServerName != "" {
-		name = C.CString(tls.ServerName)
-		defer C.free(unsafe.Pointer(name))
-	}
-	return e.dial(ctx, url, func(u *C.char, tag uint64) C.rwsgo_res {
-		return C.rwsgo_connect_tls(e.ptr, u, C.uint64_t(tag), r.client, name)
-	})
+	return r.client, nil
 }

@@ -45,6 +45,11 @@ type UpgradeDecision struct {
 	Header http.Header
 }
 
+// acceptedUpgrade is what the Conn learns at OPEN from its upgrade's answer.
+type acceptedUpgrade struct {
+	header http.Header
+}
+
 // AcceptUpgrade accepts with subprotocol protocol ("" for none) and extra
 // response headers (may be nil).
 func AcceptUpgrade(protocol string, header http.Header) UpgradeDecision {
@@ -110,6 +115,7 @@ func (e *Engine) answerUpgrade(conn uint64, raw []byte) {
 		C.free(unsafe.Pointer(proto))
 		headers.free()
 		if err == nil {
+			e.upgraded[conn] = acceptedUpgrade{header: req.Header}
 			return
 		}
 	}

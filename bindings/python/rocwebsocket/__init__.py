@@ -23,11 +23,13 @@ asyncio, ``websockets`` style::
             print(await ws.recv())
 
 asyncio, ``picows`` style: ``Server(listener=MyListener())`` where
-``Listener.on_message(conn, kind, data)`` gets a zero-copy ``memoryview``
-valid during the call.
+``Listener.on_message(conn, kind, data)`` gets ``str``/``bytes``, or with
+``Listener.zero_copy = True`` a ``memoryview`` valid during the call.
 
-The library is found through ``ROCWS_LIB`` (a file or a directory), else
-``../../target/release`` relative to this package's project, else the system loader.
+The library is found through ``ROCWS_LIB`` (a file or a directory), else the
+copy the installed wheel carries, else ``../../target/release`` relative to
+this package's project (a checkout), else the system loader. Its log records
+go to the ``logging`` logger ``rocwebsocket`` (see :func:`sync_log_level`).
 """
 
 from ._batch import Batch
@@ -51,9 +53,14 @@ from ._ffi import (
     Utf8Error,
     version,
 )
+from ._log import sync_log_level
 from ._types import (
     CloseCode,
     ConnectError,
+    HandshakeRejectedError,
+    OpenTimeoutError,
+    RefusedError,
+    UnknownHostError,
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
@@ -80,22 +87,27 @@ __all__ = [
     "Event",
     "EventType",
     "HandshakeError",
+    "HandshakeRejectedError",
     "InvalidArgumentError",
     "IoError",
     "Listener",
     "NullPointerError",
+    "OpenTimeoutError",
     "PanicError",
     "ProtocolError",
+    "RefusedError",
     "Reject",
     "RocwsError",
     "Server",
     "StoppedError",
     "UnknownConnectionError",
+    "UnknownHostError",
     "UnsupportedError",
     "UpgradeRequest",
     "Utf8Error",
     "broker_stats",
     "connect",
     "serve",
+    "sync_log_level",
     "version",
 ]

@@ -27,6 +27,8 @@ from typing import Iterator, Tuple, Union
 from ._ffi import bytes_at
 from ._types import EventType
 
+_KINDS = tuple(EventType)  # by value: the enum's values are 0..11 in order
+
 __all__ = ["Batch", "rws_event_batch"]
 
 
@@ -52,7 +54,8 @@ class Batch:
 
     Attributes:
         types: one byte per event, an :class:`EventType` value (iterating
-            ``bytes`` yields ``int``: compare with ``EventType.TEXT`` & co).
+            ``bytes`` yields ``int``, equal to ``EventType.TEXT`` & co, an
+            ``IntEnum``; :meth:`kind` gives the member).
         conns: connection ids (``memoryview`` of unsigned 64-bit ints).
         tags: each event's connection tag (the connect tag of a client
             connection, on all its events; 0 for untagged server connections).
@@ -103,15 +106,21 @@ class Batch:
         """Event ``i``'s bytes without a copy (a slice of a view of :attr:`data`)."""
         return memoryview(self.data)[self.offsets[i] : self.offsets[i + 1]]
 
-    def messages(self) -> Iterator[Tuple[int, int, memoryview]]:
-        """``(type, conn, payload)`` for every TEXT and BINARY event, the
-        payload a zero-copy ``memoryview`` (decode text with ``str(p, "utf-8")``)."""
+    def kind(self, i: int) -> EventType:
+        """Event ``i``'s type as an :class:`EventType` (the ``types`` column
+        holds the same values as plain ints, which compare equal to it)."""
+        return _KINDS[self.types[i]]
+
+    def messages(self) -> Iterator[Tuple[EventType, int, memoryview]]:
+        """``(type, conn, payload)`` for every TEXT and BINARY event: the type
+        an :class:`EventType`, the payload a zero-copy ``memoryview`` of this
+        batch's own bytes (decode text with ``str(p, "utf-8")``)."""
         mv = memoryview(self.data)
         ends = self.offsets.tolist()
-        text, binary = int(EventType.TEXT), int(EventType.BINARY)
+        text, binary = EventType.TEXT, EventType.BINARY
         for kind, conn, start, end in zip(self.types, self.conns, ends, ends[1:]):
             if kind == text or kind == binary:
-                yield kind, conn, mv[start:end]
+                yield _KINDS[kind], conn, mv[start:end]
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self)} events, {len(self.data)} bytes>"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
+import time
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -14,23 +16,32 @@ from typing import (
     Awaitable,
     Callable,
     Deque,
+    Dict,
+    Generator,
+    List,
     Optional,
+    Tuple,
     Sequence,
     Union,
 )
 
-from ._ffi import Data, UnknownConnectionError
+from . import _ffi
+from ._ffi import Data, UnknownConnectionError, lib
 from ._flow import Flow
 from ._types import CloseCode, EventType, closed_error
 
 if TYPE_CHECKING:
-    from ._engine import Engine, Server, Client
+    from ._engine import Client, Engine, Server
 
 __all__ = ["Connection", "Listener", "serve", "connect"]
 
 log = logging.getLogger("rocwebsocket")
 
 Message = Union[str, bytes]
+
+_ping_ids = itertools.count(1)
+# Tasks that free private client engines: kept referenced until done.
+_background: "set[asyncio.Task[None]]" = set()
 
 
 class Connection:
@@ -61,6 +72,21 @@ class Connection:
         self._waiter: Optional["asyncio.Future[None]"] = None
         self._closed_fut: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
         self._drain_fut: Optional["asyncio.Future[None]"] = None
+        self._pings: Dict[bytes, Tuple[float, "asyncio.Future[float]"]] = {}
+        #: The subprotocol agreed in the handshake (``rws_engine_protocol``):
+        #: the server's choice among those offered (client), the one accepted
+        #: with (server); ``None`` for none.
+        self.subprotocol: Optional[str] = None
+        #: Request headers as ``(name, value)`` pairs: on the server side the
+        #: whole upgrade request's when ``on_upgrade`` saw it (else ``None``);
+        #: on the client side the extra ``headers`` given to ``connect``.
+        self.request_headers: Optional[List[Tuple[str, str]]] = None
+        #: ``(host, port)`` of the peer as far as the binding knows it: the
+        #: URL's host and port for a client connection (as dialed, not
+        #: resolved); ``None`` for server connections.
+        self.remote_address: Optional[Tuple[str, int]] = None
+        # The client engine to free once this connection is gone (``ws = await connect(...)``).
+        self._owner: Optional["Client"] = None
 
     # -- called by the engine's dispatch --
     def _deliver(self, message: Message, size: int) -> bool:
@@ -85,6 +111,31 @@ class Connection:
             self._closed_fut.set_result(None)
         self._deliver_wakeup()
         self._drained()
+        for _, fut in self._pings.values():
+            if not fut.done():
+                fut.set_exception(closed_error(code, reason))
+        self._pings.clear()
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            # Free the private client engine off this dispatch (aclose stops it).
+            task = asyncio.get_running_loop().create_task(owner.aclose())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def _pong(self, payload: bytes) -> None:
+        """A PONG arrived: resolves the :meth:`ping` it answers (and, as
+        RFC 6455 allows a pong to answer several pings, every earlier one)."""
+        entry = self._pings.pop(payload, None)
+        if entry is None:
+            return  # unsolicited, or the answer to a ping nobody waits for
+        sent, fut = entry
+        now = time.monotonic()
+        for key in [k for k, (t, _) in self._pings.items() if t <= sent]:
+            t, f = self._pings.pop(key)
+            if not f.done():
+                f.set_result(now - t)
+        if not fut.done():
+            fut.set_result(now - sent)
 
     def _deliver_wakeup(self) -> None:
         w = self._waiter
@@ -196,6 +247,32 @@ class Connection:
         """Waits until the connection is gone."""
         await asyncio.shield(self._closed_fut)
 
+    async def ping(self, data: Optional[bytes] = None) -> "asyncio.Future[float]":
+        """Sends a ping; returns a future that resolves to the round-trip
+        time in seconds when its pong arrives (as ``websockets``:
+        ``latency = await (await ws.ping())``). ``data`` (at most 125 bytes)
+        is the payload; by default a unique 8-byte one.
+
+        Raises:
+            ConnectionClosed: the connection is gone (also from the future,
+                if it goes before the pong comes).
+        """
+        if self.close_code is not None:
+            raise closed_error(self.close_code, self.close_reason or "")
+        if data is None:
+            data = next(_ping_ids).to_bytes(8, "big")
+        data = bytes(data)
+        if data in self._pings:
+            raise ValueError("a ping with this payload is already waiting for its pong")
+        fut: "asyncio.Future[float]" = asyncio.get_running_loop().create_future()
+        self._pings[data] = (time.monotonic(), fut)
+        try:
+            self.engine._call(lib.rws_engine_send, self.id, _ffi.RWS_OPCODE_PING, data, len(data))
+        except BaseException:
+            del self._pings[data]
+            raise
+        return fut
+
     def subscribe(self, topic: str) -> None:
         """Subscribes this connection to ``topic`` (``Engine.publish``)."""
         self.engine.subscribe(self.id, topic)
@@ -210,22 +287,37 @@ class Connection:
 
 class Listener:
     """Callbacks for an engine created with ``listener=...`` (asyncio): no
-    coroutine and no copy per message. Override what you need; the methods
-    run on the loop's thread, straight from the batch drain."""
+    coroutine per message. Override what you need; the methods run on the
+    loop's thread, straight from the batch drain.
+
+    :attr:`zero_copy` chooses what :meth:`on_message` gets:
+
+    * ``False`` (the default): ``str`` for text, ``bytes`` for binary, owned
+      by the callee (``json.loads(data)`` works as it is);
+    * ``True``: a read-only ``memoryview`` for both, no copy per message:
+      a slice of the batch's bytes, which the binding copied out of the
+      engine in one piece when it polled (never engine memory), so the view
+      stays valid for as long as it is held, and holding it keeps that whole
+      batch's bytes (up to ``batch_size`` events) alive: ``bytes(data)`` when
+      a message is kept long; ``str(data, "utf-8")`` decodes text.
+    """
+
+    #: Hand on_message a zero-copy memoryview (True) or str/bytes (False).
+    zero_copy: bool = False
 
     def on_open(self, conn: Connection) -> None:
         """A connection opened (server side, or a client ``dial``/``connect``)."""
 
-    def on_message(self, conn: Connection, kind: EventType, data: memoryview) -> None:
-        """A whole message: ``kind`` is ``EventType.TEXT`` or ``BINARY``.
-
-        ``data`` is a zero-copy view over the engine's bytes, valid only during
-        this call (it is released on return). ``bytes(data)`` keeps a copy;
-        ``str(data, "utf-8")`` decodes text.
-        """
+    def on_message(self, conn: Connection, kind: EventType, data: Union[str, bytes, memoryview]) -> None:
+        """A whole message: ``kind`` is ``EventType.TEXT`` or ``EventType.BINARY``;
+        ``data`` as :attr:`zero_copy` says (``str``/``bytes``, or a view of the
+        batch's bytes)."""
 
     def on_close(self, conn: Connection, code: Union[CloseCode, int], reason: str) -> None:
         """The connection is gone."""
+
+    def on_pong(self, conn: Connection, data: bytes) -> None:
+        """A pong arrived (``Connection.ping`` futures resolve too)."""
 
     def on_connect_error(self, tag: int, message: str) -> None:
         """A raw ``Engine.connect(url, tag)`` failed before opening."""
@@ -305,30 +397,71 @@ class serve:
 
 
 class connect:
-    """``async with connect("ws://127.0.0.1:9001/") as ws:`` in the style of
-    ``websockets.connect``: a private one-thread client engine and one
-    :class:`Connection`. Leaving the block closes it (1000) and frees the engine.
+    """``async with connect("ws://127.0.0.1:9001/") as ws:`` or
+    ``ws = await connect(...)``, in the style of ``websockets.connect``: a
+    private one-thread client engine and one :class:`Connection`. Leaving the
+    block closes it (1000) and frees the engine; an awaited connection frees
+    its engine once it is closed (``await ws.close()``).
 
-    Raises (on entry):
+    ``open_timeout`` (seconds, ``None``: none) bounds the whole opening;
+    ``headers`` (a mapping or ``(name, value)`` pairs) go into the upgrade
+    request; ``subprotocols`` are offered in order of preference (the
+    server's choice: ``ws.subprotocol``); TLS options (``cafile``,
+    ``certfile``, ``keyfile``, ``server_hostname``,
+    ``danger_accept_invalid_certs``) as :meth:`Engine.connect`; the other
+    keyword arguments are :class:`Engine` settings of the private engine,
+    i.e. of this connection (``max_queue``, ``max_message_size``,
+    ``ping_interval``, ``idle_timeout``, ``handshake_timeout``, ...).
+
+    Raises (on entry, or from ``await``):
         InvalidArgumentError: a malformed URL.
-        ConnectError: the connection failed.
+        UnknownHostError, RefusedError, HandshakeRejectedError,
+        OpenTimeoutError: the connection failed that way (all are
+        :class:`ConnectError`).
     """
 
-    def __init__(self, url: str, *, open_timeout: Optional[float] = 10.0, **settings: Any) -> None:
+    _PER_DIAL = ("cafile", "certfile", "keyfile", "server_hostname", "danger_accept_invalid_certs")
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        open_timeout: Optional[float] = 10.0,
+        headers: Optional[Any] = None,
+        subprotocols: Optional[Sequence[str]] = None,
+        **settings: Any,
+    ) -> None:
         from ._engine import Client
 
         self._url = url
         self._timeout = open_timeout
+        self._dial: Dict[str, Any] = {k: settings.pop(k) for k in self._PER_DIAL if k in settings}
+        self._dial["headers"] = headers
+        self._dial["subprotocols"] = tuple(subprotocols or ())
         self._client = Client(**settings)
         self._conn: Optional[Connection] = None
 
-    async def __aenter__(self) -> Connection:
+    async def _open(self) -> Connection:
         try:
-            self._conn = await self._client.dial(self._url, self._timeout)
+            self._conn = await self._client.dial(self._url, self._timeout, **self._dial)
         except BaseException:
             await self._client.aclose(0)
             raise
         return self._conn
+
+    async def __aenter__(self) -> Connection:
+        return await self._open()
+
+    def __await__(self) -> Generator[Any, None, Connection]:
+        return self._await().__await__()
+
+    async def _await(self) -> Connection:
+        conn = await self._open()
+        if conn.closed:  # closed before we got it: free now
+            await self._client.aclose(0)
+        else:
+            conn._owner = self._client
+        return conn
 
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None and not self._conn.closed:

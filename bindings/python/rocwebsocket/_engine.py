@@ -28,13 +28,29 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence
+import urllib.parse
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from . import _ffi
 from ._batch import Batch, rws_event_batch
 from ._ffi import Data, StoppedError, lib
+from ._log import sync_log_level
 from ._flow import DEFAULT_MAX_QUEUE, DEFAULT_MAX_QUEUE_BYTES
-from ._types import CloseCode, ConnectError, Event, EventType
+from ._types import CloseCode, Event, EventType, OpenTimeoutError, connect_error, start_error
 from ._upgrade import Accept, Decision, Reject, UpgradeRequest
 
 _UPGRADE = int(EventType.UPGRADE)
@@ -47,6 +63,10 @@ __all__ = ["Engine", "Server", "Client"]
 log = logging.getLogger("rocwebsocket")
 
 _TYPES = tuple(EventType)
+#: Extra request headers: a mapping, or (name, value) pairs (repeatable names).
+Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+# A TLS client configuration's key: (cafile, certfile, keyfile, danger_accept_invalid_certs).
+_TlsClientKey = Tuple[Optional[str], Optional[str], Optional[str], bool]
 _SLICE_MS = 100  # longest single wait inside poll, so stop() is never held up longer
 
 
@@ -167,11 +187,12 @@ class Engine:
         if isinstance(tls_listen, str):
             tls_listen = [tls_listen]
         self._tls_server: Optional[int] = None
-        self._tls_clients: Dict[tuple, int] = {}
+        self._tls_clients: Dict[_TlsClientKey, int] = {}
         if certfile or keyfile or client_cafile or tls_listen:
             self._tls_server = _tls_server(certfile, keyfile, client_cafile)
             if not tls_listen:
                 tls_listen, listen = listen, ()
+        sync_log_level()
         try:
             cfg, keep = _ffi.make_config(
                 listen,
@@ -206,6 +227,10 @@ class Engine:
         self._accepted: Deque["Connection"] = collections.deque()
         self._accept_waiters: Deque["asyncio.Future[None]"] = collections.deque()
         self._dials: Dict[int, "asyncio.Future[Connection]"] = {}
+        self._dial_urls: Dict[int, str] = {}
+        self._dial_headers: Dict[int, List[Tuple[str, str]]] = {}  # extra headers sent, per dial
+        # Accepted upgrades not yet open: (subprotocol, request headers).
+        self._upgraded: Dict[int, Tuple[Optional[str], List[Tuple[str, str]]]] = {}
         self._tags = itertools.count(1 << 62)
         # Per-connection receive queue limits (0 or None: no limit).
         self._max_queue = max_queue or 0
@@ -234,13 +259,12 @@ class Engine:
             raise ValueError("this engine has no TLS listener")
         _ffi.check(lib.rws_tls_server_reload_files(self._tls_server, certfile.encode(), keyfile.encode()))
 
-    def _tls_client(self, options: tuple) -> int:
+    def _tls_client(self, options: "_TlsClientKey") -> int:
         """The C TLS client configuration for these options, made once per engine."""
         client = self._tls_clients.get(options)
         if client is None:
             cafile, certfile, keyfile, danger = options
-            read = lambda path: open(path, "rb").read() if path else None  # noqa: E731
-            ca, cert, key = read(cafile), read(certfile), read(keyfile)
+            ca, cert, key = _read_optional(cafile), _read_optional(certfile), _read_optional(keyfile)
             c = _ffi.rws_tls_client_config()
             c.ca_pem, c.ca_pem_len = ca, len(ca or b"")
             c.cert_pem, c.cert_pem_len = cert, len(cert or b"")
@@ -354,6 +378,15 @@ class Engine:
         url: str,
         tag: int = 0,
         *,
+        headers: Optional[Headers] = None,
+        subprotocols: Sequence[str] = (),
+        handshake_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        pong_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        max_frame_size: Optional[int] = None,
+        max_message_size: Optional[int] = None,
         cafile: Optional[str] = None,
         certfile: Optional[str] = None,
         keyfile: Optional[str] = None,
@@ -364,6 +397,15 @@ class Engine:
         ``ws+unix:///path`` or ``wss://...``); an OPEN or CONNECT_ERROR event
         carrying ``tag`` follows. Name resolution happens on the calling thread.
 
+        Per connection (``rws_engine_connect_opts``): ``headers`` (a mapping
+        or ``(name, value)`` pairs) go into the upgrade request;
+        ``subprotocols`` are offered in order of preference (the server's
+        choice is ``Connection.subprotocol``, or ``rws_engine_protocol``);
+        ``handshake_timeout`` (seconds, TCP + TLS + upgrade), ``idle_timeout``,
+        ``ping_interval``, ``pong_timeout``, ``close_timeout`` and the size
+        limits override the engine's settings (``None``: the engine's; 0 turns
+        a handshake/idle/ping timer off).
+
         For ``wss://``, as with ``ssl``: ``cafile`` (PEM CAs to trust instead
         of the system's store), ``certfile``/``keyfile`` (a client
         certificate for mutual TLS), ``server_hostname`` (the name sent and
@@ -372,12 +414,44 @@ class Engine:
         CONNECT_ERROR whose text starts with ``TLS:`` (close code 1015).
 
         Raises:
-            InvalidArgumentError: a malformed URL.
+            InvalidArgumentError: a malformed URL, or a header name or value
+                a request cannot carry.
+            UnknownHostError: the host name did not resolve.
         """
         options = (cafile, certfile, keyfile, danger_accept_invalid_certs)
-        client = self._tls_client(options) if any(options) else None
-        name = server_hostname.encode() if server_hostname else None
-        self._call(lib.rws_engine_connect_tls, url.encode(), tag, client, name)
+        opts = _ffi.rws_connect_options()
+        opts.struct_size = ctypes.sizeof(_ffi.rws_connect_options)
+        opts.tag = tag
+        pairs = _header_pairs(headers)
+        flat = [x.encode() for pair in pairs for x in pair]
+        header_arr = (ctypes.c_char_p * len(flat))(*flat) if flat else None
+        opts.headers = ctypes.cast(header_arr, ctypes.POINTER(ctypes.c_char_p)) if header_arr else None
+        opts.header_count = len(pairs)
+        protos = [p.encode() for p in subprotocols]
+        proto_arr = (ctypes.c_char_p * len(protos))(*protos) if protos else None
+        opts.protocols = ctypes.cast(proto_arr, ctypes.POINTER(ctypes.c_char_p)) if proto_arr else None
+        opts.protocol_count = len(protos)
+        opts.tls = self._tls_client(options) if any(options) else None
+        opts.server_name = server_hostname.encode() if server_hostname else None
+        for field, value in (
+            ("handshake_timeout_ms", handshake_timeout),
+            ("idle_timeout_ms", idle_timeout),
+            ("ping_interval_ms", ping_interval),
+            ("pong_timeout_ms", pong_timeout),
+            ("close_timeout_ms", close_timeout),
+        ):
+            if value is not None:
+                setattr(opts, field, _ffi.RWS_TIMEOUT_NEVER if not value else max(1, int(value * 1000)))
+        if max_frame_size:
+            opts.conn.max_frame_size = max_frame_size
+        if max_message_size:
+            opts.conn.max_message_size = max_message_size
+        try:
+            self._call(lib.rws_engine_connect_opts, url.encode(), ctypes.byref(opts))
+        except _ffi.RocwsError as e:
+            raise start_error(e, url, tag) from None
+        # The C side copied everything; keep the arrays alive until here.
+        del header_arr, proto_arr
 
     # ---- blocking receive ----
     def _poll_raw(self, max_events: int, timeout_ms: int) -> Batch:
@@ -402,7 +476,8 @@ class Engine:
                 continue
             cid = batch.conns[i]
             try:
-                decision = decide(UpgradeRequest(cid, batch.payload(i)))
+                request = UpgradeRequest(cid, batch.payload(i))
+                decision = decide(request)
                 if decision is None:
                     decision = Accept()
                 if isinstance(decision, Accept):
@@ -412,6 +487,7 @@ class Engine:
                     _ffi.check(
                         lib.rws_engine_accept_upgrade(self._ptr, cid, proto, arr, len(decision.headers))
                     )
+                    self._upgraded[cid] = (decision.protocol or None, request.headers)
                 elif isinstance(decision, Reject):
                     body = decision.body.encode()
                     _ffi.check(lib.rws_engine_reject_upgrade(self._ptr, cid, decision.status, body, len(body)))
@@ -595,14 +671,20 @@ class Engine:
         view = memoryview(data)
         tags, codes = batch.tags, batch.close_codes
         full: "set[Connection]" = set()
+        zero_copy = listener is not None and listener.zero_copy
         for i, (t, cid, start, end) in enumerate(zip(batch.types, batch.conns, ends, ends[1:])):
             if t == 1 or t == 2:  # TEXT, BINARY
                 conn = conns.get(cid)
                 if conn is None:
                     continue
                 if listener is not None:
+                    if zero_copy:
+                        message: "Union[str, bytes, memoryview]" = view[start:end]
+                    else:
+                        raw = data[start:end]
+                        message = raw.decode() if t == 1 else raw
                     try:
-                        listener.on_message(conn, _TYPES[t], view[start:end])
+                        listener.on_message(conn, _TYPES[t], message)
                     except Exception:
                         # Keep draining: the rest of the batch is still owed.
                         log.exception("Listener.on_message failed")
@@ -620,8 +702,16 @@ class Engine:
             tag, code = tags[i], codes[i]
             if t == 7:  # OPEN
                 conn = Connection(self, cid, data[start:end].decode("utf-8", "replace"), tag)
+                upgraded = self._upgraded.pop(cid, None)
+                if upgraded is not None:
+                    conn.request_headers = upgraded[1]
+                conn.subprotocol = _protocol_of(self._ptr, cid)
                 conns[cid] = conn
                 fut = self._dials.pop(tag, None) if tag else None
+                url = self._dial_urls.pop(tag, None) if tag else None
+                if url is not None:
+                    conn.remote_address = _address_of(url)
+                    conn.request_headers = self._dial_headers.pop(tag, [])
                 if fut is not None and fut.done():  # the dialer gave up (timeout, cancel)
                     self._try_close(cid, CloseCode.GOING_AWAY, "")
                     continue
@@ -632,7 +722,15 @@ class Engine:
                 elif listener is None:
                     self._accepted.append(conn)
                     self._wake_acceptor()
+            elif t == 4:  # PONG
+                conn = conns.get(cid)
+                if conn is not None:
+                    payload = data[start:end]
+                    conn._pong(payload)
+                    if listener is not None:
+                        _guarded(listener.on_pong, conn, payload)
             elif t == 5:  # CLOSE
+                self._upgraded.pop(cid, None)
                 conn = conns.pop(cid, None)
                 if conn is None:
                     continue
@@ -642,9 +740,11 @@ class Engine:
                     _guarded(listener.on_close, conn, CloseCode.code(code), reason)
             elif t == 9:  # CONNECT_ERROR
                 fut = self._dials.pop(tag, None)
+                url = self._dial_urls.pop(tag, "")
+                self._dial_headers.pop(tag, None)
                 message = data[start:end].decode("utf-8", "replace")
                 if fut is not None and not fut.done():
-                    fut.set_exception(ConnectError(message, tag))
+                    fut.set_exception(connect_error(message, tag, url, code))
                 elif listener is not None:
                     _guarded(listener.on_connect_error, tag, message)
             elif t == 8:  # DRAIN
@@ -681,28 +781,44 @@ class Engine:
             await w
         return self._accepted.popleft()
 
-    async def dial(self, url: str, timeout: Optional[float] = 10.0, **tls: Any) -> "Connection":
+    async def dial(self, url: str, timeout: Optional[float] = 10.0, **options: Any) -> "Connection":
         """Opens a client connection and waits until it is open (asyncio);
-        ``tls`` takes :meth:`connect`'s ``wss://`` options.
+        ``options`` are :meth:`connect`'s (headers, subprotocols, timeouts,
+        limits, ``wss://`` options).
 
         Raises:
             InvalidArgumentError: a malformed URL.
-            ConnectError: the connection failed (refused, handshake refused, ...).
-            asyncio.TimeoutError: not open after ``timeout`` seconds.
+            UnknownHostError: the host name did not resolve.
+            RefusedError: nothing accepted the TCP connection.
+            HandshakeRejectedError: the server answered with HTTP ``status``.
+            OpenTimeoutError: not open after ``timeout`` seconds (``what``
+                ``"open"``), or the engine's handshake timeout passed.
+            ConnectError: any other failure (the base of the four above).
         """
         self.attach()
         assert self._loop is not None
         tag = next(self._tags)
         fut: "asyncio.Future[Connection]" = self._loop.create_future()
         self._dials[tag] = fut
+        self._dial_urls[tag] = url
+        options["headers"] = self._dial_headers[tag] = _header_pairs(options.get("headers"))
         try:
-            self.connect(url, tag, **tls)
+            self.connect(url, tag, **options)
         except BaseException:
             del self._dials[tag]
+            del self._dial_urls[tag]
+            del self._dial_headers[tag]
             raise
         if timeout is None:
             return await fut
-        return await asyncio.wait_for(fut, timeout)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except OpenTimeoutError:
+            raise  # the engine's own timeout (a TimeoutError too): not open_timeout's
+        except asyncio.TimeoutError:
+            self._dial_urls.pop(tag, None)
+            self._dial_headers.pop(tag, None)
+            raise OpenTimeoutError(f"not open after {timeout} s", tag, url, "open") from None
 
     async def astop(self, grace: float = 1.0) -> None:
         """:meth:`stop` without blocking the loop, then delivers the last events
@@ -729,6 +845,8 @@ class Engine:
             if not fut.done():
                 fut.set_exception(StoppedError(_ffi.RWS_ERR_STOPPED, "RWS_ERR_STOPPED", "the engine stopped"))
         self._dials.clear()
+        self._dial_urls.clear()
+        self._dial_headers.clear()
         for w in self._accept_waiters:
             if not w.done():
                 w.set_result(None)
@@ -745,6 +863,36 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _header_pairs(headers: Optional[Headers]) -> List[Tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+def _protocol_of(ptr: int, cid: int) -> Optional[str]:
+    """The subprotocol connection ``cid`` agreed on (``rws_engine_protocol``), or None."""
+    buf = ctypes.create_string_buffer(64)
+    n = lib.rws_engine_protocol(ptr, cid, buf, len(buf))
+    if n >= len(buf):
+        buf = ctypes.create_string_buffer(n + 1)
+        n = lib.rws_engine_protocol(ptr, cid, buf, len(buf))
+    return buf.raw[:n].decode("utf-8", "replace") if n else None
+
+
+def _address_of(url: str) -> Optional[Tuple[str, int]]:
+    """(host, port) a ws:// or wss:// URL names (as dialed, not resolved)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.hostname, port or (443 if parts.scheme == "wss" else 80)
 
 
 def _events_of(batch: Batch, copy: bool) -> List[Event]:
@@ -770,10 +918,18 @@ def _tls_server(certfile: Optional[str], keyfile: Optional[str], client_cafile: 
     if client_cafile:
         with open(client_cafile, "rb") as f:
             ca = f.read()
-    ptr = lib.rws_tls_server_new(cert, len(cert), key, len(key), ca, len(ca or b""))
+    ptr: Optional[int] = lib.rws_tls_server_new(cert, len(cert), key, len(key), ca, len(ca or b""))
     if not ptr:
         raise _ffi.start_error()
     return ptr
+
+
+def _read_optional(path: Optional[str]) -> Optional[bytes]:
+    """A PEM file's bytes, or None without a path."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class Server(Engine):

@@ -66,6 +66,7 @@ RWS_ERR_UNSUPPORTED = 14
 
 RWS_OPCODE_TEXT = 1
 RWS_OPCODE_BINARY = 2
+RWS_OPCODE_PING = 9
 
 
 class RocwsError(Exception):
@@ -356,11 +357,15 @@ def _candidates() -> list[str]:
         # An explicit choice: a file, or a directory holding the library.
         p = Path(env)
         return [str(p / _LIB_NAME) if p.is_dir() else str(p)]
-    # ../../target/release relative to the package's project (bindings/python),
-    # i.e. the repository's own build; then whatever the system loader finds.
-    project = Path(__file__).resolve().parent.parent
-    return [
-        str(project / ".." / ".." / "target" / "release" / _LIB_NAME),
+    here = Path(__file__).resolve().parent
+    # 1. the copy an installed wheel carries beside this file
+    #    (librocwebsocket.<python tag>.so, see setup.py);
+    # 2. ../../target/release relative to the package's project (bindings/python),
+    #    i.e. the repository's own build, for a checkout on PYTHONPATH;
+    # 3. whatever the system loader finds (an installed prefix).
+    bundled = sorted(str(p) for p in here.glob("librocwebsocket*.so"))
+    return bundled + [
+        str(here.parent / ".." / ".." / "target" / "release" / _LIB_NAME),
         ctypes.util.find_library("rocwebsocket") or _LIB_NAME,
     ]
 
@@ -376,8 +381,8 @@ def _load() -> ctypes.CDLL:
         except OSError as e:
             errors.append(f"{path}: {e}")
     raise ImportError(
-        "cannot load librocwebsocket (set ROCWS_LIB to its path; build it with "
-        "`cargo build --release --lib`): " + "; ".join(errors)
+        "cannot load librocwebsocket (install the package with pip, or set ROCWS_LIB "
+        "to the library built by `cargo build --release --lib`): " + "; ".join(errors)
     )
 
 
@@ -391,6 +396,10 @@ def _declare(name: str, restype: object, *argtypes: object) -> None:
 
 
 _declare("rws_last_error_message", c_size_t, c_char_p, c_size_t)
+#: rws_log_callback: (user, level, target, message, len); message is read as
+#: a pointer so exactly ``len`` bytes are taken.
+rws_log_callback = ctypes.CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_void_p, c_size_t)
+_declare("rws_set_log_callback", c_int, c_uint32, rws_log_callback, c_void_p)
 _declare("rws_result_name", c_char_p, c_uint32)
 _declare("rws_version", c_char_p)
 _declare("rws_close_code_name", c_char_p, c_uint16)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+import urllib.parse
 from enum import IntEnum
 from typing import Union
 
@@ -16,6 +18,10 @@ __all__ = [
     "ConnectionClosedOK",
     "ConnectionClosedError",
     "ConnectError",
+    "RefusedError",
+    "UnknownHostError",
+    "HandshakeRejectedError",
+    "OpenTimeoutError",
 ]
 
 
@@ -155,11 +161,86 @@ class ConnectionClosedError(ConnectionClosed):
 
 
 class ConnectError(_ffi.RocwsError, ConnectionError):
-    """A client connection failed before it opened (a CONNECT_ERROR event)."""
+    """A client connection failed before it opened (a CONNECT_ERROR event).
+    The subclasses say which way; catch this one for any of them."""
 
-    def __init__(self, message: str, tag: int = 0) -> None:
+    def __init__(self, message: str, tag: int = 0, url: str = "") -> None:
         super().__init__(None, "CONNECT_ERROR", message)
         self.tag = tag
+        #: The URL dialed ("" for a raw ``Engine.connect`` event).
+        self.url = url
+
+
+class RefusedError(ConnectError, ConnectionRefusedError):
+    """Nothing accepted the TCP connection (every resolved address refused)."""
+
+
+class UnknownHostError(ConnectError):
+    """The URL's host name did not resolve (:attr:`host`)."""
+
+    def __init__(self, message: str, tag: int = 0, url: str = "", host: str = "") -> None:
+        super().__init__(message, tag, url)
+        self.host = host
+
+
+class HandshakeRejectedError(ConnectError):
+    """The server answered the upgrade request with HTTP :attr:`status`
+    (not 101), or (``status`` 0) with an invalid WebSocket handshake."""
+
+    def __init__(self, message: str, tag: int = 0, url: str = "", status: int = 0) -> None:
+        super().__init__(message, tag, url)
+        self.status = status
+
+    def __str__(self) -> str:
+        if self.status:
+            return f"handshake rejected with HTTP {self.status} ({self.message})"
+        return super().__str__()
+
+
+class OpenTimeoutError(ConnectError, TimeoutError):
+    """The connection did not open in time; :attr:`what` timed out:
+    ``"open"`` (``open_timeout``), ``"handshake"`` (the engine's handshake
+    timeout) or ``"TLS handshake"``."""
+
+    def __init__(self, message: str, tag: int = 0, url: str = "", what: str = "open") -> None:
+        super().__init__(message, tag, url)
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"{self.what} timed out ({self.message})"
+
+
+_ANSWERED = re.compile(r"server answered (\d{3})")
+
+
+def connect_error(message: str, tag: int = 0, url: str = "", code: int = 0) -> ConnectError:
+    """The :class:`ConnectError` subclass for a CONNECT_ERROR's text: the C
+    event carries only the library's text (and 1015 for TLS), so the kinds
+    are told apart by the library's own fixed phrases."""
+    lower = message.lower()
+    if "timed out" in lower:
+        return OpenTimeoutError(message, tag, url, "TLS handshake" if code == 1015 else "handshake")
+    if "refused" in lower or "no address answered" in lower:
+        return RefusedError(message, tag, url)
+    m = _ANSWERED.search(message)
+    if m:
+        return HandshakeRejectedError(message, tag, url, int(m.group(1)))
+    if code == 0 and "handshake" in lower:
+        return HandshakeRejectedError(message, tag, url)
+    return ConnectError(message, tag, url)
+
+
+def start_error(error: _ffi.RocwsError, url: str, tag: int = 0) -> Exception:
+    """Sorts a synchronous ``rws_engine_connect`` failure: name resolution
+    runs in that call, so an unknown host fails there."""
+    if error.result != _ffi.RWS_ERR_IO:
+        return error
+    lower = error.message.lower()
+    if any(w in lower for w in ("lookup", "name or service", "no address", "name resolution")):
+        return UnknownHostError(error.message, tag, url, urllib.parse.urlsplit(url).hostname or "")
+    if "refused" in lower:
+        return RefusedError(error.message, tag, url)
+    return error
 
 
 def closed_error(code: int, reason: str) -> ConnectionClosed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Coroutine, List, Tuple
+from typing import Any, Coroutine, List, Tuple, Union
 
 import pytest
 
@@ -39,7 +39,8 @@ def test_serve_connect_echo() -> None:
         async with serve(echo_handler, threads=1) as server:
             async with connect(f"ws://127.0.0.1:{server.port}/chat") as ws:
                 assert ws.path == "/chat"
-                for msg in ["hello", "", "ü" * 70000, b"\x00\xff" * 40000, b""]:
+                messages: List[Union[str, bytes]] = ["hello", "", "ü" * 70000, b"\x00\xff" * 40000, b""]
+                for msg in messages:
                     await ws.send(msg)
                     assert await ws.recv() == msg
             assert ws.closed and ws.close_code == CloseCode.NORMAL
@@ -122,6 +123,8 @@ def test_broadcast_and_publish_async() -> None:
 
 
 class RecordingListener(Listener):
+    zero_copy = True
+
     def __init__(self) -> None:
         self.views: List[memoryview] = []
         self.events: List[Tuple[str, Any]] = []
@@ -129,7 +132,8 @@ class RecordingListener(Listener):
     def on_open(self, conn: Connection) -> None:
         self.events.append(("open", conn.path))
 
-    def on_message(self, conn: Connection, kind: EventType, data: memoryview) -> None:
+    def on_message(self, conn: Connection, kind: EventType, data: Union[str, bytes, memoryview]) -> None:
+        assert isinstance(data, memoryview)
         self.views.append(data)
         self.events.append(("message", (kind, bytes(data))))
         # Echo straight from the callback: send() copies the view's bytes.

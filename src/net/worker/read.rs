@@ -46,9 +46,13 @@ impl<H: Handler> Worker<H> {
             if !self.conns.contains(slot) {
                 return;
             }
-            if !matches!(self.conns[slot].phase, Phase::Open) || drained {
+            if !matches!(self.conns[slot].phase, Phase::Open) {
                 break;
             }
+            // The budget is checked before `drained`: a drained socket can
+            // still leave decoded-but-undelivered frames past the event
+            // budget, and with no new readiness edge only the backlog brings
+            // them (else a burst of small messages stalls at the budget).
             if events >= event_budget || read >= byte_budget {
                 // Fair share used: the others, timers and commands go first.
                 let c = &mut self.conns[slot];
@@ -56,6 +60,9 @@ impl<H: Handler> Worker<H> {
                     c.backlogged = true;
                     self.backlog.push(slot);
                 }
+                break;
+            }
+            if drained {
                 break;
             }
             self.lend_read_buffer(slot);
