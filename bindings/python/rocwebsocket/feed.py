@@ -29,7 +29,7 @@ from __future__ import annotations
 import ctypes
 from ctypes import POINTER, c_char_p, c_uint16, c_uint32, c_uint64
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _ffi
 from ._ffi import lib
@@ -122,11 +122,11 @@ def _ms(seconds: float) -> int:
     return int(round(seconds * 1000)) if seconds else 0
 
 
-def _strings(items: Sequence[str]) -> ctypes.Array:
+def _strings(items: Sequence[str]) -> "ctypes.Array[c_char_p]":
     return (c_char_p * max(len(items), 1))(*[s.encode() for s in items])
 
 
-def connect_feed(engine, url: str, options: FeedOptions) -> None:
+def connect_feed(engine: Any, url: str, options: FeedOptions) -> None:
     """Opens a feed connection to ``url`` with ``options``
     (``rws_engine_connect_opts``); OPEN events with ``options.tag`` follow,
     one per (re)open.
@@ -137,7 +137,7 @@ def connect_feed(engine, url: str, options: FeedOptions) -> None:
     o = _ffi.rws_connect_options()
     o.struct_size = ctypes.sizeof(o)
     o.tag = options.tag
-    keep = []  # what the struct points to, alive during the call
+    keep: List[Any] = []  # what the struct points to, alive during the call
     flat = [s for kv in options.headers.items() for s in kv]
     if flat:
         arr = _strings(flat)
@@ -166,9 +166,9 @@ def connect_feed(engine, url: str, options: FeedOptions) -> None:
             (r.no_retry_statuses, "no_retry_statuses", "no_retry_status_count"),
         ):
             if codes:
-                arr = (c_uint16 * len(codes))(*codes)
-                keep.append(arr)
-                setattr(o, ptr, ctypes.cast(arr, POINTER(c_uint16)))
+                shorts = (c_uint16 * len(codes))(*codes)
+                keep.append(shorts)
+                setattr(o, ptr, ctypes.cast(shorts, POINTER(c_uint16)))
                 setattr(o, count, len(codes))
     k = options.keepalive
     if k is not None:
@@ -195,7 +195,7 @@ def connect_feed(engine, url: str, options: FeedOptions) -> None:
     engine._call(lib.rws_engine_connect_opts, url.encode(), ctypes.byref(o))
 
 
-def reconnect_info(engine, conn: int) -> Optional[Tuple[int, float]]:
+def reconnect_info(engine: Any, conn: int) -> Optional[Tuple[int, float]]:
     """``(attempt, seconds down)`` when open connection ``conn`` is a
     reconnect, else ``None`` (a first open, or not open)."""
     attempt, down = c_uint32(), c_uint64()
@@ -204,7 +204,7 @@ def reconnect_info(engine, conn: int) -> Optional[Tuple[int, float]]:
     return None
 
 
-def protocol(engine, conn: int) -> Optional[str]:
+def protocol(engine: Any, conn: int) -> Optional[str]:
     """The subprotocol open connection ``conn`` agreed on, if any."""
     buf = ctypes.create_string_buffer(256)
     n = lib.rws_engine_protocol(engine._ptr, conn, buf, len(buf))
@@ -232,7 +232,7 @@ class ConnStats:
     app_rtt_samples: int
 
 
-def conn_stats(engine, conn: int) -> ConnStats:
+def conn_stats(engine: Any, conn: int) -> ConnStats:
     """Statistics of open feed connection ``conn``.
 
     Raises:
@@ -241,15 +241,15 @@ def conn_stats(engine, conn: int) -> ConnStats:
     s = _ffi.rws_conn_stats()
     s.struct_size = ctypes.sizeof(s)
     engine._call(lib.rws_engine_conn_stats, conn, ctypes.byref(s))
-    return ConnStats(*(getattr(s, name) for name, _ in _ffi.rws_conn_stats._fields_[1:]))
+    return ConnStats(*(getattr(s, name) for name, *_ in _ffi.rws_conn_stats._fields_[1:]))
 
 
-def rotate(engine, conn: int) -> None:
+def rotate(engine: Any, conn: int) -> None:
     """Replaces feed connection ``conn`` without a gap, as ``max_age`` does."""
     engine._call(lib.rws_engine_rotate, conn)
 
 
-def replaces(engine, conn: int) -> Optional[int]:
+def replaces(engine: Any, conn: int) -> Optional[int]:
     """The connection that open connection ``conn`` replaces (a rotation):
     subscribe on ``conn``; the old one closes (1000) once ``conn`` delivered
     its first message. ``None`` for other connections."""
@@ -257,6 +257,6 @@ def replaces(engine, conn: int) -> Optional[int]:
     return int(old) or None
 
 
-def stop_reconnecting(engine, tag: int) -> None:
+def stop_reconnecting(engine: Any, tag: int) -> None:
     """No more reconnects for connections tagged ``tag``."""
     engine._call(lib.rws_engine_stop_reconnecting, tag)
