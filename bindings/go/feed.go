@@ -3,10 +3,6 @@ package rocwebsocket
 /*
 #include "rwsgo.h"
 
-static inline rwsgo_res rwsgo_connect_opts(const rws_engine *e, const char *url, const rws_connect_options *o) {
-	return rwsgo_done(rws_engine_connect_opts(e, url, o));
-}
-
 static inline rwsgo_res rwsgo_conn_stats(const rws_engine *e, uint64_t c, rws_conn_stats *s) {
 	return rwsgo_done(rws_engine_conn_stats(e, c, s));
 }
