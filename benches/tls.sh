@@ -48,7 +48,8 @@ stop_server() {
         SERVER_PID=""
     fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+BENCHES=()
+trap 'stop_server; kill "${BENCHES[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # A CA and a localhost certificate it signed (ECDSA P-256).
@@ -126,15 +127,25 @@ for kind in plain tls; do
     start_server "$kind"
     sleep 0.2
     base=$(rss_kib "$SERVER_PID")
-    bench --conns "$IDLE" --rate 1 --duration 6 --warmup 0 >"$WORK/idle.out" 2>&1 &
-    BENCH=$!
-    for _ in $(seq 600); do
-        grep -q 'connections open' "$WORK/idle.out" && break
-        sleep 0.1
+    # In batches of at most 1000 (the server drops the oldest handshake past
+    # 1024 in progress per thread), each held open until all are measured.
+    BENCHES=()
+    left=$IDLE batch=0
+    while ((left > 0)); do
+        n=$((left < 1000 ? left : 1000))
+        bench --conns "$n" --rate 1 --duration 600 --warmup 0 >"$WORK/idle.$batch.out" 2>&1 &
+        BENCHES+=($!)
+        for _ in $(seq 600); do
+            grep -q 'connections open\|rocws:' "$WORK/idle.$batch.out" && break
+            sleep 0.1
+        done
+        grep -q 'connections open' "$WORK/idle.$batch.out" || { cat "$WORK/idle.$batch.out" >&2; exit 1; }
+        left=$((left - n)) batch=$((batch + 1))
     done
     sleep 1
     loaded=$(rss_kib "$SERVER_PID")
-    wait "$BENCH" || true
+    kill "${BENCHES[@]}" 2>/dev/null || true
+    wait "${BENCHES[@]}" 2>/dev/null || true
     stop_server
     printf 'idle\t%s\tconns=%s rss_before_kib=%s rss_open_kib=%s\n' "$kind" "$IDLE" "$base" "$loaded" >>"$OUT"
     echo "   idle $kind: $base KiB -> $loaded KiB with $IDLE connections" >&2

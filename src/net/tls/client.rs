@@ -9,9 +9,7 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::{
@@ -170,10 +168,13 @@ impl TlsConnector {
 
     /// A client session for `server_name` (a DNS name, sent as SNI and
     /// checked against the certificate, or an IP address, checked only).
-    pub(crate) fn session(&self, server_name: &str) -> io::Result<ClientConnection> {
+    pub(crate) fn session(
+        &self,
+        server_name: &str,
+    ) -> io::Result<rustls::client::UnbufferedClientConnection> {
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|_| invalid(format_args!("not a valid TLS server name: {server_name:?}")))?;
-        ClientConnection::new(self.config.clone(), name)
+        rustls::client::UnbufferedClientConnection::new(self.config.clone(), name)
             .map_err(|e| super::tls_io_error(io::ErrorKind::Other, e))
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::{RootCertStore, ServerConfig};
 
 use super::{
     certs_from_pem, invalid, key_from_pem, provider, read_pem_file, ALPN_HTTP11, VERSIONS,
@@ -234,8 +234,8 @@ impl TlsAcceptor {
     }
 
     /// A server-side TLS session for one accepted socket.
-    pub(crate) fn session(&self) -> io::Result<ServerConnection> {
-        ServerConnection::new(self.config.clone())
+    pub(crate) fn session(&self) -> io::Result<rustls::server::UnbufferedServerConnection> {
+        rustls::server::UnbufferedServerConnection::new(self.config.clone())
             .map_err(|e| super::tls_io_error(io::ErrorKind::Other, e))
     }
 }

@@ -33,10 +33,10 @@ impl Stream {
     /// The server side of a TLS session over an accepted socket.
     pub fn tls_server(sock: Stream, acceptor: &TlsAcceptor) -> io::Result<Stream> {
         let session = acceptor.session()?;
-        Ok(Stream::Tls(Box::new(TlsStream::new(
+        Ok(Stream::Tls(Box::new(TlsStream::server(
             sock.into_plain()?,
-            session.into(),
-        ))))
+            session,
+        )?)))
     }
 
     /// The client side of a TLS session over a socket (connected or
@@ -47,10 +47,10 @@ impl Stream {
         server_name: &str,
     ) -> io::Result<Stream> {
         let session = connector.session(server_name)?;
-        Ok(Stream::Tls(Box::new(TlsStream::new(
+        Ok(Stream::Tls(Box::new(TlsStream::client(
             sock.into_plain()?,
-            session.into(),
-        ))))
+            session,
+        )?)))
     }
 
     fn into_plain(self) -> io::Result<Stream> {
