@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::proto::ConnConfig;
 use std::time::Duration;
 
+pub use crate::proto::deflate::DeflateConfig;
 pub use crate::proto::Timeouts;
 
 use super::tls::TlsAcceptor;
@@ -138,6 +139,10 @@ pub struct Config {
     /// then finds peers that vanished without a FIN even when nothing is
     /// sent); `None` leaves the system's setting.
     pub tcp_keepalive: Option<Duration>,
+    /// permessage-deflate (RFC 7692): accepted from clients and offered to
+    /// servers when enabled. Off by default: each connection that
+    /// negotiates it with context takeover holds compressor state.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for Config {
@@ -151,6 +156,7 @@ impl Default for Config {
             protocols: Vec::new(),
             deliver_control_frames: false,
             tcp_keepalive: Some(Duration::from_secs(60)),
+            deflate: DeflateConfig::disabled(),
         }
     }
 }

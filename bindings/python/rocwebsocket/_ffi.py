@@ -182,6 +182,19 @@ class rws_conn_config(Structure):
     _fields_ = [("max_frame_size", c_uint64), ("max_message_size", c_uint64)]
 
 
+class rws_deflate_config(Structure):
+    _fields_ = [
+        ("enabled", c_bool),
+        ("no_context_takeover", c_bool),
+        ("peer_no_context_takeover", c_bool),
+        ("window_bits", c_uint8),
+        ("mem_level", c_uint8),
+        ("peer_window_bits", c_uint8),
+        ("level", c_uint8),
+        ("threshold", c_uint32),
+    ]
+
+
 class rws_engine_config(Structure):
     _fields_ = [
         ("listen", POINTER(c_char_p)),
@@ -207,6 +220,7 @@ class rws_engine_config(Structure):
         ("tls_listen_count", c_size_t),
         ("tls_server", c_void_p),
         ("decide_upgrades", c_bool),
+        ("deflate", rws_deflate_config),
     ]
 
 
@@ -417,6 +431,7 @@ def make_config(
     tls_listen: Sequence[str] = (),
     tls_server: Optional[int] = None,
     decide_upgrades: bool = False,
+    deflate: bool = False,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
@@ -468,6 +483,8 @@ def make_config(
         cfg.pong_timeout_ms = ms(pong_timeout)
     if close_timeout is not None:
         cfg.close_timeout_ms = ms(close_timeout)
+    # permessage-deflate (RFC 7692) with the engine's default settings.
+    cfg.deflate.enabled = deflate
     return cfg, keep
 
 

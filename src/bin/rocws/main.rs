@@ -18,8 +18,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rocwebsocket::net::{
-    BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, Handler,
-    Message, OpenInfo, TlsAcceptor, TlsClientOptions, TlsConnector, TlsListen,
+    BackpressurePolicy, ClientOptions, Config, Conn, ConnId, DeflateConfig, Endpoint, Engine,
+    Handle, Handler, Message, OpenInfo, TlsAcceptor, TlsClientOptions, TlsConnector, TlsListen,
 };
 use rocwebsocket::proto::CloseCode;
 
@@ -30,6 +30,12 @@ const USAGE: &str = "usage:
       --protocol P                 a supported subprotocol, repeatable, in preference order (browsers
                                    fail the handshake when they offer subprotocols and none is chosen)
       --broadcast                  relay every message to every client instead of echoing it
+      --no-deflate                 refuse permessage-deflate (accepted by default, RFC 7692)
+      --deflate-window-bits N      compressor window, 9-15 bits (default 11)
+      --deflate-mem-level N        compressor memory level, 1-9 (default 4)
+      --deflate-threshold BYTES    send shorter messages uncompressed (default 64)
+      --deflate-no-context-takeover
+                                   reset the compressor after each message (no state kept)
       --feed RATE                  push 100-byte JSON-like text messages to every client:
                                    0 = as fast as each client reads, else RATE per second each
       --max-connections N          over it, new connections get 503 (default: no limit)
@@ -50,6 +56,7 @@ const USAGE: &str = "usage:
   rocws client URL [options]       send stdin lines as text messages, print what comes back
       --protocol P                 offer a subprotocol, repeatable
       --header 'Name: value'       extra request header, repeatable
+      --no-deflate                 do not offer permessage-deflate (offered by default)
       --ca FILE                    wss://: trust these PEM CAs instead of the system's store
       --server-name NAME           wss://: the name to send (SNI) and check, if not the URL's host
       --pin-sha256 HEX             wss://: also require this SHA-256 of a chain certificate's
@@ -192,7 +199,11 @@ impl TlsServeArgs {
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
-    let mut config = Config::default();
+    let mut config = Config {
+        // Browsers offer permessage-deflate; accept it unless told not to.
+        deflate: DeflateConfig::default(),
+        ..Config::default()
+    };
     let mut tls = TlsServeArgs::default();
     let mut broadcast = false;
     let mut feed_rate = None;
@@ -210,6 +221,17 @@ fn serve(args: &[String]) -> Result<(), String> {
             "--threads" => config.threads = number(value(args, &mut i, flag)?, flag)?,
             "--protocol" => config.protocols.push(value(args, &mut i, flag)?.to_owned()),
             "--broadcast" => broadcast = true,
+            "--no-deflate" => config.deflate.enabled = false,
+            "--deflate-window-bits" => {
+                config.deflate.window_bits = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-mem-level" => {
+                config.deflate.mem_level = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-threshold" => {
+                config.deflate.threshold = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-no-context-takeover" => config.deflate.no_context_takeover = true,
             "--feed" => feed_rate = Some(number::<f64>(value(args, &mut i, flag)?, flag)?),
             "--max-connections" => {
                 config.limits.max_connections = number(value(args, &mut i, flag)?, flag)?
@@ -361,6 +383,7 @@ fn client(args: &[String]) -> Result<(), String> {
     let mut options = ClientOptions::default();
     let mut tls = TlsClientOptions::default();
     let mut tls_given = false;
+    let mut deflate = true;
     let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
     let mut i = 0;
     while i < args.len() {
@@ -369,6 +392,7 @@ fn client(args: &[String]) -> Result<(), String> {
             "--protocol" => options
                 .protocols
                 .push(value(args, &mut i, flag)?.to_owned()),
+            "--no-deflate" => deflate = false,
             "--header" => {
                 let v = value(args, &mut i, flag)?;
                 let (n, val) = v.split_once(':').ok_or("--header needs 'Name: value'")?;
@@ -402,6 +426,11 @@ fn client(args: &[String]) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
     let config = Config {
         threads: 1,
+        deflate: if deflate {
+            DeflateConfig::default()
+        } else {
+            DeflateConfig::disabled()
+        },
         ..Config::default()
     };
     let engine = Engine::start(config, |_, _| LineClient { events: tx.clone() })
@@ -548,6 +577,8 @@ fn autobahn_client(args: &[String]) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
     let config = Config {
         threads: 1,
+        // Sections 12 and 13 test permessage-deflate on the client side too.
+        deflate: DeflateConfig::default(),
         ..Config::default()
     };
     let engine = Engine::start(config, |_, handle| AutobahnClient {

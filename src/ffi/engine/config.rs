@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::super::conn::{conn_config, rws_conn_config};
+use super::super::deflate::{deflate_config, rws_deflate_config};
 use super::super::tls::{acceptor, rws_tls_server};
 use super::super::{c_str, check_null, fail, guard, rws_result};
 use crate::net::{BackpressurePolicy, Config, Endpoint, TlsListen};
@@ -95,6 +96,8 @@ pub struct rws_engine_config {
     /// of hosts that poll); false: accepted at once with `protocols`'
     /// preference. Callback engines decide in `on_upgrade` instead.
     pub decide_upgrades: bool,
+    /// permessage-deflate (RFC 7692); all zero: off.
+    pub deflate: rws_deflate_config,
 }
 
 /// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
@@ -142,6 +145,7 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             tls_listen_count: 0,
             tls_server: std::ptr::null(),
             decide_upgrades: false,
+            deflate: rws_deflate_config::default(),
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };
@@ -275,6 +279,12 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
         config.limits.write_high_watermark = high;
         config.limits.write_low_watermark = low;
     }
+    config.deflate = deflate_config(&c.deflate).ok_or_else(|| {
+        fail(
+            rws_result::RWS_ERR_INVALID_ARGUMENT,
+            "deflate: window_bits 9-15, mem_level 1-9, level 1-9, peer_window_bits 8-15",
+        )
+    })?;
     // Engines report PING and PONG events (the pong to a ping is automatic).
     config.deliver_control_frames = true;
     Ok(config)

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::{Connection, RSV1, SHARE_PAYLOAD_MIN};
 use crate::proto::close::{CloseCode, CloseState, MAX_CLOSE_REASON};
+use crate::proto::deflate::SharedMessage;
 use crate::proto::frame::{self, OpCode, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::proto::mask_key::next_mask_key;
 use crate::proto::message::Utf8Bytes;
@@ -250,6 +251,39 @@ impl Connection {
             return Err(SendError::MessageInProgress);
         }
         self.out.push_shared(frame);
+        Ok(())
+    }
+
+    /// Queues a message shared with many server connections: the plain
+    /// frame without deflate (or below its threshold, or with compression
+    /// off), a compressed frame made once for all connections that reset
+    /// their compressor after each message, and otherwise a compression with
+    /// this connection's own state (its window needs the message). Server role only.
+    pub fn send_shared_message(&mut self, message: &mut SharedMessage) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.role == Role::Client {
+            return Err(SendError::SharedFrameNeedsServer);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let Some(d) = self.deflate.as_deref() else {
+            self.out.push_shared(message.frame().clone());
+            return Ok(());
+        };
+        if !d.wants(message.payload().len()) {
+            self.out.push_shared(message.frame().clone());
+        } else if d.shares_compressor() {
+            match message.compressed_frame(d.compressor_key()) {
+                Some(frame) => self.out.push_shared(frame),
+                None => self.out.push_shared(message.frame().clone()),
+            }
+        } else {
+            let payload = message.payload().clone();
+            if !self.try_compressed(message.opcode(), &payload) {
+                self.out.push_shared(message.frame().clone());
+            }
+        }
         Ok(())
     }
 

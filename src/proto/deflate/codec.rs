@@ -307,20 +307,21 @@ fn inflate_into(
     }
 }
 
-/// Compresses one whole message with a fresh (pooled) compressor, for
-/// sending the same bytes to every peer without context takeover on this
-/// side: `None` when it does not shrink.
-pub fn compress_detached(
-    config: &DeflateConfig,
-    window_bits: u8,
-    payload: &[u8],
-) -> Option<Vec<u8>> {
-    let config = config.clamped();
-    let key = CompressorKey {
-        level: config.level,
-        window_bits: window_bits.min(config.window_bits).clamp(9, 15),
-        mem_level: config.mem_level,
-    };
+impl Session {
+    /// Whether this side resets its compressor after each message: its
+    /// compressed messages can then be shared with other such connections.
+    pub fn shares_compressor(&self) -> bool {
+        self.send_reset
+    }
+
+    pub(crate) fn compressor_key(&self) -> CompressorKey {
+        self.key
+    }
+}
+
+/// Compresses one whole message with a pooled compressor for `key`:
+/// `None` when it does not shrink.
+pub(crate) fn compress_with_key(key: CompressorKey, payload: &[u8]) -> Option<Vec<u8>> {
     let mut state = pool::take_compressor(key);
     let mut out = Vec::new();
     deflate_into(&mut state, payload, &mut out);

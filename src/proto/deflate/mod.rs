@@ -9,9 +9,12 @@
 mod codec;
 pub mod negotiate;
 mod pool;
+mod shared;
 
-pub use codec::{compress_detached, Session};
+pub(crate) use codec::compress_with_key;
+pub use codec::Session;
 pub use negotiate::{client_check, client_offer, server_accept, AnswerError, EXTENSION_NAME};
+pub use shared::SharedMessage;
 
 /// What one side will negotiate and how it compresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

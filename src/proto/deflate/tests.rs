@@ -5,6 +5,7 @@ use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 
 use super::*;
 use crate::proto::conn::{ConnConfig, Connection};
+use crate::proto::deflate::SharedMessage;
 use crate::proto::frame::{self, OpCode, Role};
 use crate::proto::message::Event;
 use crate::proto::ProtocolError;
@@ -508,4 +509,30 @@ fn utf8_validator_is_fed_inflated_text() {
         .unwrap();
     assert!(v.finish().is_ok());
     assert_eq!(&out[..], data.as_bytes());
+}
+
+#[test]
+fn a_shared_message_is_compressed_once_for_all_connections_without_context_takeover() {
+    let text = tick(7).repeat(3);
+    let frame = crate::proto::conn::encode_shared_frame(OpCode::Text, text.as_bytes()).unwrap();
+    let mut message = SharedMessage::new(frame).unwrap();
+    let mut pairs: Vec<_> = (0..5)
+        .map(|_| pair("permessage-deflate; server_no_context_takeover", &cfg()))
+        .chain((0..2).map(|_| pair("permessage-deflate", &cfg())))
+        .collect();
+    let mut plain_server = Connection::new(Role::Server, ConnConfig::default());
+    plain_server.send_shared_message(&mut message).unwrap();
+    assert_eq!(first_header(&drain(&mut plain_server), Role::Client).rsv, 0);
+    for (server, client) in &mut pairs {
+        server.send_shared_message(&mut message).unwrap();
+        let wire = drain(server);
+        assert_eq!(first_header(&wire, Role::Client).rsv, 0b100);
+        client.feed(&wire);
+        match client.next_event() {
+            Some(Event::Text(t)) => assert_eq!(t.as_str(), text),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Once for the five without context takeover; the two with it used their own.
+    assert_eq!(message.compressions(), 1);
 }
