@@ -21,13 +21,17 @@ pub use shared::SharedMessage;
 pub struct DeflateConfig {
     /// Whether to offer (client) or accept (server) the extension at all.
     pub enabled: bool,
-    /// Largest LZ77 window of this side's compressor, 9 to 15 bits. The
-    /// default 11 (2 KiB) keeps a context-takeover compressor near 14 KiB
-    /// where 15 bits costs about 260 KiB; small JSON messages repeat within
-    /// a few hundred bytes, so the ratio barely moves.
+    /// Largest LZ77 window of this side's compressor, 9 to 15 bits;
+    /// default 11 (2 KiB). JSON messages repeat within a few hundred bytes:
+    /// on 100-300 B ticks the window of 11 bits sends 72.5 B per message
+    /// where 15 bits sends 64.4 (benches/deflate.rs), for a quarter of the
+    /// window buffers. zlib-rs keeps a hash table of fixed size (64 Ki
+    /// entries) whatever the window, so a compressor kept for context
+    /// takeover still costs about 150 KB per connection (benches/idle_memory.rs);
+    /// `no_context_takeover` avoids holding one at all.
     pub window_bits: u8,
-    /// zlib memory level of the compressor, 1 to 9 (hash table and
-    /// pending buffer size); default 4: about 8 KiB instead of 64 KiB at 8.
+    /// zlib memory level of the compressor, 1 to 9 (its pending buffer);
+    /// default 4.
     pub mem_level: u8,
     /// zlib compression level, 1 (fastest) to 9; default 1: market data
     /// compresses almost as well at 1 and costs half the CPU of level 6.
