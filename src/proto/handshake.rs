@@ -364,7 +364,7 @@ pub fn write_accept_response(
 
 /// [`write_accept_response`] with the negotiated extensions' answer
 /// (`Sec-WebSocket-Extensions`, for example from
-/// [`deflate::server_accept`](super::deflate::server_accept)).
+/// [`deflate::server_accept`]).
 pub fn write_accept_response_with_extensions(
     out: &mut Vec<u8>,
     req: &Request,

@@ -207,10 +207,8 @@ impl Session {
         if result.is_ok() && fin {
             result = inflate_into(&mut state, &TAIL, out, limit, utf8);
         }
-        if result.is_err() {
-            // The connection fails: the state is worth nothing now.
-            return result;
-        }
+        // On error the connection fails: the state is dropped, worth nothing now.
+        result?;
         if fin && self.recv_reset {
             pool::give_inflater(state);
         } else {
@@ -219,7 +217,7 @@ impl Session {
         if fin {
             self.receiving = false;
         }
-        result
+        Ok(())
     }
 }
 

@@ -34,10 +34,16 @@ impl CompressorKey {
     }
 }
 
-thread_local! {
-    static COMPRESSORS: RefCell<Vec<(CompressorKey, Box<Deflate>)>> = const { RefCell::new(Vec::new()) };
-    static INFLATERS: RefCell<Vec<Box<Inflate>>> = const { RefCell::new(Vec::new()) };
+// Boxed in the pool too: states move between it and sessions without re-boxing.
+#[allow(clippy::vec_box)]
+mod cells {
+    use super::*;
+    thread_local! {
+    pub(super) static COMPRESSORS: RefCell<Vec<(CompressorKey, Box<Deflate>)>> = const { RefCell::new(Vec::new()) };
+    pub(super) static INFLATERS: RefCell<Vec<Box<Inflate>>> = const { RefCell::new(Vec::new()) };
+    }
 }
+use cells::{COMPRESSORS, INFLATERS};
 
 /// A compressor for `key`, reset, from this thread's pool or new.
 pub(crate) fn take_compressor(key: CompressorKey) -> Box<Deflate> {
