@@ -41,6 +41,7 @@ pub const USAGE: &str =
                                    connections; fanout: published); latency counts from the
                                    scheduled send time
       --text | --binary            message type (default binary)
+      --deflate                    offer permessage-deflate (the server must accept it)
       --duration SECS              measured window (default 10)
       --warmup SECS                unmeasured load before it (default 2)
       --threads N                  load threads, connections dealt round-robin (default 1)
@@ -67,6 +68,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let (mut conns, mut size, mut depth, mut threads) = (100usize, 20usize, 1usize, 1usize);
     let mut rate = None;
     let mut text = false;
+    let mut deflate = false;
     let (mut duration, mut warmup) = (10.0f64, 2.0f64);
     let mut server_pid = None;
     let mut pin = Vec::new();
@@ -95,6 +97,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--depth" => depth = super::number(next()?, flag)?,
             "--rate" => rate = Some(super::number::<f64>(next()?, flag)?),
             "--text" => text = true,
+            "--deflate" => deflate = true,
             "--engine" => engine = true,
             "--binary" => text = false,
             "--duration" => duration = super::number(next()?, flag)?,
@@ -180,6 +183,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         duration: Duration::try_from_secs_f64(duration)
             .map_err(|_| format!("--duration: not a number of seconds: {duration}"))?,
         pin_threads: pin.clone(),
+        deflate,
     };
     Ok(Options {
         url,
