@@ -349,6 +349,30 @@ typedef struct {
   uint32_t close_ms;
 } rws_timeouts;
 
+// permessage-deflate of an engine: offered on its client connections and
+// accepted on its server connections when `enabled`. All zero (what
+// `rws_engine_config_init` leaves) is off; other zero fields take the defaults.
+typedef struct {
+  // Negotiate permessage-deflate at all.
+  bool enabled;
+  // Reset this side's compressor after each message: no compressor state
+  // is kept between messages, at some cost in ratio.
+  bool no_context_takeover;
+  // Ask the peer to reset its compressor after each message, so that
+  // this side keeps no decompressor between messages.
+  bool peer_no_context_takeover;
+  // Compressor window, 9 to 15 bits; 0: 11.
+  uint8_t window_bits;
+  // Compressor memory level, 1 to 9; 0: 4.
+  uint8_t mem_level;
+  // Window to ask of the peer's compressor, 8 to 15 bits; 0: 15 (none asked).
+  uint8_t peer_window_bits;
+  // zlib level, 1 to 9; 0: 1.
+  uint8_t level;
+  // Messages shorter than this many bytes go uncompressed; 0: 64.
+  uint32_t threshold;
+} rws_deflate_config;
+
 // Engine settings. Initialise with `rws_engine_config_init`, then change
 // fields; a field left 0 (a zeroed struct included) takes its default, so
 // no value of 0 ever means "drop everything" or "never time out". Turn a
@@ -427,6 +451,8 @@ typedef struct {
   // Publishes waiting for the broker before more are dropped (and
   // counted); 0: 65,536.
   uint32_t broker_max_queued;
+  // permessage-deflate (RFC 7692); all zero: off.
+  rws_deflate_config deflate;
 } rws_engine_config;
 
 // An engine callback: `ctx` is NULL for CLOSE and CONNECT_ERROR events (the

@@ -10,6 +10,7 @@ again after changing an input format; it rewrites only its own files
 """
 import os
 import struct
+import zlib
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus")
@@ -233,6 +234,22 @@ def mask_levels():
         write("mask_levels", f"case{i}", data + bytes(range(i * 10)))
 
 
+def deflate():
+    offers = [b"permessage-deflate", b"permessage-deflate; client_max_window_bits",
+              b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+              b"server_max_window_bits=9; client_max_window_bits=\"10\"",
+              b"x-foo, permessage-deflate; foo, permessage-deflate; server_max_window_bits=8"]
+    for i, offer in enumerate(offers):
+        write("deflate", f"offer{i}", b"\x00" + offer)
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    tick = b'{"type":"ticker","price":"40123.45","side":"buy"}' * 3
+    write("deflate", "inflate-tick", b"\x01" + (c.compress(tick) + c.flush(zlib.Z_SYNC_FLUSH))[:-4])
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    write("deflate", "inflate-bomb", b"\x01" + (c.compress(bytes(1 << 20)) + c.flush(zlib.Z_SYNC_FLUSH))[:-4])
+    write("deflate", "inflate-bad", b"\x01\xff\xff\xff")
+    write("deflate", "round-trip", b"\x02" + tick + bytes(range(256)))
+
+
 def c_codec():
     head = bytes([0, 0, 6]) + frame(1, b"Hello", mask=KEY)[:6]
     enc = bytes([1, 2]) + KEY + bytes([1, 1]) + struct.pack(">H", 300)
@@ -262,6 +279,7 @@ def main():
     handshake_response()
     utf8_split()
     mask_levels()
+    deflate()
     c_codec()
     total = sum(len(fs) for _, _, fs in os.walk(ROOT))
     print(f"seed corpora written under {os.path.normpath(ROOT)} ({total} files)", file=sys.stderr)

@@ -126,6 +126,8 @@ func (o *Options) config() (C.rws_engine_config, []*cStrings, error) {
 		cfg.close_timeout_ms = millis(o.CloseTimeout)
 	}
 	cfg.decide_upgrades = C.bool(o.OnUpgrade != nil)
+	// permessage-deflate (RFC 7692) with the engine's default settings.
+	cfg.deflate.enabled = C.bool(o.Deflate)
 	if o.OnBackpressure != nil {
 		cfg.backpressure = C.RWS_BACKPRESSURE_NOTIFY
 	}

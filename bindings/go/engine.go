@@ -67,6 +67,9 @@ func (t MessageType) String() string {
 // Options configure an Engine; zero values take the library's defaults
 // (see rws_engine_config_init in include/rocwebsocket.h).
 type Options struct {
+	// Deflate negotiates permessage-deflate (RFC 7692): accepted from
+	// clients and offered to servers, with the engine's default settings.
+	Deflate bool
 	// Listen holds addresses to serve on ("127.0.0.1:0", "[::1]:9001",
 	// "unix:/path"); empty for a client-only engine.
 	Listen []string

@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod close;
 pub mod conn;
+pub mod deflate;
 pub mod engine;
 pub mod event;
 pub mod frame;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::proto::ConnConfig;
 use std::time::Duration;
 
+pub use crate::proto::deflate::DeflateConfig;
 pub use crate::proto::Timeouts;
 
 use super::tls::TlsAcceptor;
@@ -141,6 +142,10 @@ pub struct Config {
     /// A broker that carries topics to and from other nodes (see
     /// [`Handle::publish`](super::Handle::publish)); `None` keeps topics local.
     pub broker: Option<super::broker::BrokerConfig>,
+    /// permessage-deflate (RFC 7692): accepted from clients and offered to
+    /// servers when enabled. Off by default: each connection that
+    /// negotiates it with context takeover holds compressor state.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for Config {
@@ -155,6 +160,7 @@ impl Default for Config {
             deliver_control_frames: false,
             tcp_keepalive: Some(Duration::from_secs(60)),
             broker: None,
+            deflate: DeflateConfig::disabled(),
         }
     }
 }

@@ -20,7 +20,9 @@ mod worker;
 
 pub use broker::{BrokerConfig, BrokerStats};
 pub use client::{ClientOptions, WsUrl};
-pub use config::{BackpressurePolicy, Config, Endpoint, Limits, Timeouts, TlsListen};
+pub use config::{
+    BackpressurePolicy, Config, DeflateConfig, Endpoint, Limits, Timeouts, TlsListen,
+};
 pub use engine::Engine;
 pub use handle::{Handle, HandleError};
 pub use handler::{Conn, ConnId, Handler, Message, OpenInfo, Upgrade, UpgradeRequest, MAX_THREADS};

@@ -13,6 +13,7 @@ use bytes::{Buf, BytesMut};
 
 use super::close::{parse_close_payload, CloseCode, CloseState};
 use super::deadline::Stage;
+use super::deflate::Session;
 use super::error::ProtocolError;
 use super::frame::{self, FrameHeader, OpCode, Role};
 use super::message::{Event, Utf8Bytes};
@@ -171,7 +172,13 @@ pub struct Connection {
     /// Pongs queued since output was last written: up to `PONGS_KEPT`
     /// each ping gets its own answer, past it they are coalesced.
     pongs_unwritten: u8,
+    /// permessage-deflate, when negotiated; boxed so connections without
+    /// it carry one pointer.
+    deflate: Option<Box<Session>>,
 }
+
+/// RSV1: "compressed message" under permessage-deflate (RFC 7692 §6).
+const RSV1: u8 = 0b100;
 
 /// The most pongs that wait unwritten: until then each ping gets its own
 /// answer, after it the last pong is replaced by the latest ping's (RFC 6455
@@ -195,11 +202,32 @@ impl Connection {
             close: CloseState::Open,
             failed: None,
             pongs_unwritten: 0,
+            deflate: None,
             stage: Stage::Open {
                 last_rx: None,
                 ping_sent: None,
                 suspended: false,
             },
+        }
+    }
+
+    /// Turns on permessage-deflate as negotiated in the opening handshake:
+    /// RSV1 becomes allowed on the first frame of a data message.
+    pub fn enable_deflate(&mut self, session: Session) {
+        self.config.allowed_rsv |= RSV1;
+        self.deflate = Some(Box::new(session));
+    }
+
+    /// The deflate state, when negotiated.
+    pub fn deflate(&self) -> Option<&Session> {
+        self.deflate.as_deref()
+    }
+
+    /// Compression of the messages sent next on or off (on by default once
+    /// negotiated); a no-op without deflate.
+    pub fn set_compression(&mut self, on: bool) {
+        if let Some(d) = &mut self.deflate {
+            d.set_enabled(on);
         }
     }
 
@@ -396,10 +424,14 @@ impl Connection {
         if h.payload_len > self.config.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge);
         }
+        if h.rsv & RSV1 != 0 && !matches!(h.opcode, OpCode::Text | OpCode::Binary) {
+            // §6.1: only the first frame of a data message says "compressed".
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
         let is_text = match h.opcode {
             OpCode::Continuation => match self.fragmented {
                 None => return Err(ProtocolError::UnexpectedContinuation),
-                Some(kind) => kind == OpCode::Text,
+                Some(kind) => kind == OpCode::Text && !self.receiving_compressed(),
             },
             OpCode::Text | OpCode::Binary => {
                 if self.fragmented.is_some() {
@@ -408,7 +440,12 @@ impl Connection {
                 if h.opcode == OpCode::Text {
                     self.utf8.reset();
                 }
-                h.opcode == OpCode::Text
+                let compressed = h.rsv & RSV1 != 0;
+                if let Some(d) = &mut self.deflate {
+                    d.start_message(compressed);
+                }
+                // Compressed text is validated as it inflates, not raw.
+                h.opcode == OpCode::Text && !compressed
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => false,
         };
@@ -427,6 +464,13 @@ impl Connection {
         payload: BytesMut,
     ) -> Result<Option<Event>, ProtocolError> {
         let event = match h.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation if self.receiving_compressed() => {
+                let kind = match h.opcode {
+                    OpCode::Continuation => self.fragmented.unwrap_or(OpCode::Binary),
+                    kind => kind,
+                };
+                return self.inflate_frame(kind, h.fin, &payload);
+            }
             OpCode::Text | OpCode::Binary if h.fin => self.message_event(h.opcode, payload)?,
             OpCode::Text | OpCode::Binary => {
                 self.fragmented = Some(h.opcode);
@@ -477,6 +521,37 @@ impl Connection {
             }
         };
         Ok(Some(event))
+    }
+
+    fn receiving_compressed(&self) -> bool {
+        self.deflate.as_ref().is_some_and(|d| d.receiving())
+    }
+
+    /// Inflates one frame of a compressed message: into a fresh buffer for
+    /// a one-frame message, into the assembly buffer for a fragmented one.
+    fn inflate_frame(
+        &mut self,
+        kind: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<Option<Event>, ProtocolError> {
+        let limit = self.config.max_message_size;
+        let mut out = match self.fragments.take() {
+            Some(f) => *f,
+            None => BytesMut::new(),
+        };
+        let utf8 = (kind == OpCode::Text).then_some(&mut self.utf8);
+        let Some(d) = self.deflate.as_deref_mut() else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        d.inflate(payload, fin, &mut out, limit, utf8)?;
+        if !fin {
+            self.fragmented = Some(kind);
+            self.fragments = Some(Box::new(out));
+            return Ok(None);
+        }
+        self.fragmented = None;
+        self.message_event(kind, out).map(Some)
     }
 
     fn message_event(&mut self, kind: OpCode, payload: BytesMut) -> Result<Event, ProtocolError> {

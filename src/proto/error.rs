@@ -41,14 +41,18 @@ pub enum ProtocolError {
     InvalidClosePayload,
     /// A close frame carrying a code that may not be sent on the wire (§7.4).
     InvalidCloseCode(u16),
+    /// A compressed message (permessage-deflate) whose data does not inflate.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The close code the connection is failed with for this error:
-    /// 1007 for bad UTF-8, 1009 for size limits, 1002 for everything else.
+    /// 1007 for bad UTF-8 or bad compressed data, 1009 for size limits, 1002 for everything else.
     pub fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge | ProtocolError::MessageTooLarge => CloseCode::TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -72,6 +76,7 @@ impl ProtocolError {
             ProtocolError::InvalidUtf8 => "invalid UTF-8",
             ProtocolError::InvalidClosePayload => "invalid close payload",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
 }

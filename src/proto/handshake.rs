@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use super::deflate::{self, AnswerError, DeflateConfig, DeflateParams};
+
 /// The GUID appended to the key before hashing (§1.3).
 const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -357,6 +359,19 @@ pub fn write_accept_response(
     protocol: Option<&str>,
     extra: &[(&str, &str)],
 ) -> Result<(), AcceptError> {
+    write_accept_response_with_extensions(out, req, protocol, None, extra)
+}
+
+/// [`write_accept_response`] with the negotiated extensions' answer
+/// (`Sec-WebSocket-Extensions`, for example from
+/// [`deflate::server_accept`]).
+pub fn write_accept_response_with_extensions(
+    out: &mut Vec<u8>,
+    req: &Request,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Result<(), AcceptError> {
     if let Some(p) = protocol {
         if !req.protocols.iter().any(|o| o == p) {
             return Err(AcceptError::NotOffered(p.to_owned()));
@@ -378,6 +393,11 @@ pub fn write_accept_response(
     let result = protocol
         .map_or(Ok(()), |p| {
             write_headers(out, &[("Sec-WebSocket-Protocol", p)])
+        })
+        .and_then(|()| {
+            extensions.map_or(Ok(()), |e| {
+                write_headers(out, &[("Sec-WebSocket-Extensions", e)])
+            })
         })
         .and_then(|()| write_headers(out, extra));
     if result.is_err() {
@@ -426,6 +446,9 @@ pub enum ClientHandshakeError {
     BadProtocol,
     /// The server answered with extensions that were not offered.
     UnexpectedExtension,
+    /// The server's permessage-deflate answer breaks RFC 7692 §7.1 or asks
+    /// for what was not offered.
+    BadExtension(AnswerError),
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -441,6 +464,9 @@ impl fmt::Display for ClientHandshakeError {
             ClientHandshakeError::UnexpectedExtension => {
                 f.write_str("server chose an extension that was not offered")
             }
+            ClientHandshakeError::BadExtension(e) => {
+                write!(f, "server's permessage-deflate answer is invalid: {e:?}")
+            }
         }
     }
 }
@@ -454,6 +480,8 @@ pub struct Response {
     pub protocol: Option<String>,
     /// Every header as received.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// permessage-deflate as the server accepted it, when offered and accepted.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// A client's upgrade request in flight: remembers what to check the answer against.
@@ -461,6 +489,8 @@ pub struct Response {
 pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
+    /// The permessage-deflate offer made, if any.
+    deflate: Option<DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -504,7 +534,29 @@ impl ClientHandshake {
         Ok(ClientHandshake {
             expected_accept: accept_key(key.as_bytes()),
             protocols: protocols.iter().map(|p| (*p).to_owned()).collect(),
+            deflate: None,
         })
+    }
+
+    /// [`write_request`](Self::write_request) with a permessage-deflate
+    /// offer made from `deflate` (none when it is disabled); the answer is
+    /// then checked against that offer.
+    pub fn write_request_with_deflate(
+        out: &mut Vec<u8>,
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+        extra: &[(&str, &str)],
+        deflate: &DeflateConfig,
+    ) -> Result<ClientHandshake, InvalidHeader> {
+        let Some(offer) = deflate::client_offer(deflate) else {
+            return Self::write_request(out, host, path, protocols, extra);
+        };
+        let mut headers = extra.to_vec();
+        headers.push(("Sec-WebSocket-Extensions", &offer));
+        let mut handshake = Self::write_request(out, host, path, protocols, &headers)?;
+        handshake.deflate = Some(*deflate);
+        Ok(handshake)
     }
 
     /// Checks the server's answer at the start of `buf`: `Ok(None)` while
@@ -529,6 +581,7 @@ impl ClientHandshake {
         }
         let (mut upgrade, mut connection, mut accept_ok) = (false, false, false);
         let mut protocol = None;
+        let mut extensions = Vec::new();
         for h in resp.headers.iter() {
             if h.name.eq_ignore_ascii_case("upgrade") {
                 upgrade |= has_token(h.value, "websocket");
@@ -546,9 +599,19 @@ impl ClientHandshake {
             } else if h.name.eq_ignore_ascii_case("sec-websocket-extensions")
                 && !h.value.trim_ascii().is_empty()
             {
-                return Err(ClientHandshakeError::UnexpectedExtension);
+                let value = std::str::from_utf8(h.value)
+                    .map_err(|_| ClientHandshakeError::UnexpectedExtension)?;
+                extensions.push(value);
             }
         }
+        let deflate = match &self.deflate {
+            None if extensions.is_empty() => None,
+            None => return Err(ClientHandshakeError::UnexpectedExtension),
+            Some(config) => deflate::client_check(extensions, config).map_err(|e| match e {
+                AnswerError::NotOffered => ClientHandshakeError::UnexpectedExtension,
+                other => ClientHandshakeError::BadExtension(other),
+            })?,
+        };
         if !upgrade || !connection {
             return Err(ClientHandshakeError::MissingUpgrade);
         }
@@ -560,7 +623,14 @@ impl ClientHandshake {
             .iter()
             .map(|h| (h.name.to_owned(), h.value.to_vec()))
             .collect();
-        Ok(Some((Response { protocol, headers }, consumed)))
+        Ok(Some((
+            Response {
+                protocol,
+                headers,
+                deflate,
+            },
+            consumed,
+        )))
     }
 }
 

@@ -137,7 +137,8 @@ class Engine:
             ``pong_timeout``, ``close_timeout`` (seconds), ``protocols``,
             ``max_queued_bytes`` (untaken event bytes before the engine stops
             reading from the connections that deliver more; default 64 MiB,
-            0: no cap; nothing is ever dropped).
+            0: no cap; nothing is ever dropped), ``deflate`` (negotiate
+            permessage-deflate, RFC 7692).
         certfile, keyfile: serve ``wss://``: a PEM certificate chain and its
             key (as ``ssl.SSLContext.load_cert_chain``). The ``tls_listen``
             addresses use them, or else every ``listen`` address does.

@@ -183,6 +183,19 @@ class rws_conn_config(Structure):
     _fields_ = [("max_frame_size", c_uint64), ("max_message_size", c_uint64)]
 
 
+class rws_deflate_config(Structure):
+    _fields_ = [
+        ("enabled", c_bool),
+        ("no_context_takeover", c_bool),
+        ("peer_no_context_takeover", c_bool),
+        ("window_bits", c_uint8),
+        ("mem_level", c_uint8),
+        ("peer_window_bits", c_uint8),
+        ("level", c_uint8),
+        ("threshold", c_uint32),
+    ]
+
+
 class rws_engine_config(Structure):
     _fields_ = [
         ("listen", POINTER(c_char_p)),
@@ -210,6 +223,7 @@ class rws_engine_config(Structure):
         ("decide_upgrades", c_bool),
         ("broker_url", c_char_p),
         ("broker_max_queued", c_uint32),
+        ("deflate", rws_deflate_config),
     ]
 
 
@@ -539,6 +553,7 @@ def make_config(
     decide_upgrades: bool = False,
     broker: Optional[str] = None,
     broker_max_queued: int = 0,
+    deflate: bool = False,
 ) -> "tuple[rws_engine_config, list[object]]":
     """An ``rws_engine_config`` from the defaults plus these settings (seconds
     for times). Returns it with the objects that must stay alive until the
@@ -600,6 +615,8 @@ def make_config(
         cfg.pong_timeout_ms = ms(pong_timeout)
     if close_timeout is not None:
         cfg.close_timeout_ms = ms(close_timeout)
+    # permessage-deflate (RFC 7692) with the engine's default settings.
+    cfg.deflate.enabled = deflate
     return cfg, keep
 
 

@@ -10,6 +10,7 @@ pub mod reference;
 pub mod c_codec;
 pub mod conn_chunks;
 pub mod conn_model;
+pub mod deflate;
 pub mod frame_header;
 pub mod handshake_request;
 pub mod handshake_response;
@@ -22,6 +23,7 @@ pub const TARGETS: &[&str] = &[
     "c_codec",
     "conn_chunks",
     "conn_model",
+    "deflate",
     "frame_header",
     "handshake_request",
     "handshake_response",
@@ -35,6 +37,7 @@ pub fn run(target: &str, data: &[u8]) {
         "c_codec" => c_codec::check(data),
         "conn_chunks" => conn_chunks::check(data),
         "conn_model" => conn_model::check(data),
+        "deflate" => deflate::check(data),
         "frame_header" => frame_header::check(data),
         "handshake_request" => handshake_request::check(data),
         "handshake_response" => handshake_response::check(data),

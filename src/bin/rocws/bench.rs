@@ -45,6 +45,7 @@ pub const USAGE: &str =
                                    connections; fanout: published); latency counts from the
                                    scheduled send time
       --text | --binary            message type (default binary)
+      --deflate                    offer permessage-deflate (the server must accept it)
       --duration SECS              measured window (default 10); with --messages, a time limit
       --messages N                 echo with --depth: send exactly N messages in all (spread over
                                    the connections), no warm-up, and end when every echo is back;
@@ -75,6 +76,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut rate = None;
     let mut messages = None;
     let mut text = false;
+    let mut deflate = false;
     let (mut duration, mut warmup) = (10.0f64, 2.0f64);
     let mut server_pid = None;
     let mut pin = Vec::new();
@@ -108,6 +110,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--rate" => rate = Some(super::number::<f64>(next()?, flag)?),
             "--messages" => messages = Some(super::number::<u64>(next()?, flag)?),
             "--text" => text = true,
+            "--deflate" => deflate = true,
             "--engine" => engine = true,
             "--binary" => text = false,
             "--duration" => duration = super::number(next()?, flag)?,
@@ -227,6 +230,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         pin_threads: pin.clone(),
         more_targets,
         topic,
+        deflate,
     };
     Ok(Options {
         url,

@@ -20,8 +20,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rocwebsocket::net::{
-    BackpressurePolicy, ClientOptions, Config, Conn, ConnId, Endpoint, Engine, Handle, Handler,
-    Message, OpenInfo, TlsAcceptor, TlsClientOptions, TlsConnector, TlsListen,
+    BackpressurePolicy, ClientOptions, Config, Conn, ConnId, DeflateConfig, Endpoint, Engine,
+    Handle, Handler, Message, OpenInfo, TlsAcceptor, TlsClientOptions, TlsConnector, TlsListen,
 };
 use rocwebsocket::proto::CloseCode;
 
@@ -36,6 +36,12 @@ const USAGE: &str = "usage:
                                    commands (see README, Topics across nodes)
       --broker URL                 with --broadcast: carry topics to and from the other nodes on this
                                    Redis broker (redis://[user:pass@]host:port, rediss:// for TLS)
+      --no-deflate                 refuse permessage-deflate (accepted by default, RFC 7692)
+      --deflate-window-bits N      compressor window, 9-15 bits (default 11)
+      --deflate-mem-level N        compressor memory level, 1-9 (default 4)
+      --deflate-threshold BYTES    send shorter messages uncompressed (default 64)
+      --deflate-no-context-takeover
+                                   reset the compressor after each message (no state kept)
       --feed RATE                  push 100-byte JSON-like text messages to every client:
                                    0 = as fast as each client reads, else RATE per second each
       --max-connections N          over it, new connections get 503 (default: no limit)
@@ -60,6 +66,7 @@ const USAGE: &str = "usage:
       --handshake-timeout SECS     give up connecting after this long (default 10; 0: off)
       --ping-interval SECS         ping when silent this long, drop if no answer in 10 s
                                    (default 30; 0: off)
+      --no-deflate                 do not offer permessage-deflate (offered by default)
       --ca FILE                    wss://: trust these PEM CAs instead of the system's store
       --server-name NAME           wss://: the name to send (SNI) and check, if not the URL's host
       --pin-sha256 HEX             wss://: also require this SHA-256 of a chain certificate's
@@ -208,7 +215,11 @@ impl TlsServeArgs {
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
-    let mut config = Config::default();
+    let mut config = Config {
+        // Browsers offer permessage-deflate; accept it unless told not to.
+        deflate: DeflateConfig::default(),
+        ..Config::default()
+    };
     let mut tls = TlsServeArgs::default();
     let mut broadcast = false;
     let mut feed_rate = None;
@@ -230,6 +241,17 @@ fn serve(args: &[String]) -> Result<(), String> {
                 let url = value(args, &mut i, flag)?;
                 config.broker = Some(rocwebsocket::net::BrokerConfig::new(url));
             }
+            "--no-deflate" => config.deflate.enabled = false,
+            "--deflate-window-bits" => {
+                config.deflate.window_bits = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-mem-level" => {
+                config.deflate.mem_level = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-threshold" => {
+                config.deflate.threshold = number(value(args, &mut i, flag)?, flag)?
+            }
+            "--deflate-no-context-takeover" => config.deflate.no_context_takeover = true,
             "--feed" => feed_rate = Some(number::<f64>(value(args, &mut i, flag)?, flag)?),
             "--max-connections" => {
                 config.limits.max_connections = number(value(args, &mut i, flag)?, flag)?
@@ -384,6 +406,7 @@ fn client(args: &[String]) -> Result<(), String> {
     let mut options = ClientOptions::default();
     let mut tls = TlsClientOptions::default();
     let mut tls_given = false;
+    let mut deflate = true;
     let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
     let mut i = 0;
     while i < args.len() {
@@ -392,6 +415,7 @@ fn client(args: &[String]) -> Result<(), String> {
             "--protocol" => options
                 .protocols
                 .push(value(args, &mut i, flag)?.to_owned()),
+            "--no-deflate" => deflate = false,
             "--header" => {
                 let v = value(args, &mut i, flag)?;
                 let (n, val) = v.split_once(':').ok_or("--header needs 'Name: value'")?;
@@ -437,6 +461,11 @@ fn client(args: &[String]) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
     let config = Config {
         threads: 1,
+        deflate: if deflate {
+            DeflateConfig::default()
+        } else {
+            DeflateConfig::disabled()
+        },
         ..Config::default()
     };
     let engine = Engine::start(config, |_, _| LineClient { events: tx.clone() })
@@ -583,6 +612,8 @@ fn autobahn_client(args: &[String]) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
     let config = Config {
         threads: 1,
+        // Sections 12 and 13 test permessage-deflate on the client side too.
+        deflate: DeflateConfig::default(),
         ..Config::default()
     };
     let engine = Engine::start(config, |_, handle| AutobahnClient {

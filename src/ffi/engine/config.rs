@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::super::conn::{conn_config, rws_conn_config};
+use super::super::deflate::{deflate_config, rws_deflate_config};
 use super::super::tls::{acceptor, rws_tls_server};
 use super::super::{c_str, check_null, fail, guard, rws_result};
 use crate::net::{BackpressurePolicy, BrokerConfig, Config, Endpoint, TlsListen};
@@ -104,6 +105,8 @@ pub struct rws_engine_config {
     /// Publishes waiting for the broker before more are dropped (and
     /// counted); 0: 65,536.
     pub broker_max_queued: u32,
+    /// permessage-deflate (RFC 7692); all zero: off.
+    pub deflate: rws_deflate_config,
 }
 
 /// Untaken event bytes of a batched engine before reading pauses: 64 MiB.
@@ -153,6 +156,7 @@ pub unsafe extern "C" fn rws_engine_config_init(config: *mut rws_engine_config) 
             decide_upgrades: false,
             broker_url: std::ptr::null(),
             broker_max_queued: 0,
+            deflate: rws_deflate_config::default(),
         };
         // SAFETY: `config` is writable per the contract.
         unsafe { config.write(value) };
@@ -298,6 +302,12 @@ pub(super) unsafe fn to_config(c: &rws_engine_config) -> Result<Config, rws_resu
             .map_err(|e| fail(rws_result::RWS_ERR_INVALID_ARGUMENT, e.to_string()))?;
         config.broker = Some(broker);
     }
+    config.deflate = deflate_config(&c.deflate).ok_or_else(|| {
+        fail(
+            rws_result::RWS_ERR_INVALID_ARGUMENT,
+            "deflate: window_bits 9-15, mem_level 1-9, level 1-9, peer_window_bits 8-15",
+        )
+    })?;
     // Engines report PING and PONG events (the pong to a ping is automatic).
     config.deliver_control_frames = true;
     Ok(config)

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{lend_conn, Phase, Slot, Worker};
 use crate::net::handle::Command;
 use crate::net::handler::{ConnId, Handler};
+use crate::proto::deflate::SharedMessage;
 use crate::proto::{CloseCode, CloseState, Role};
 
 impl<H: Handler> Worker<H> {
@@ -114,6 +115,9 @@ impl<H: Handler> Worker<H> {
             pools,
             ..
         } = self;
+        // Deflate connections without context takeover share one compressed
+        // copy per compressor setting, made on first use on this thread.
+        let mut shared = SharedMessage::new(frame.clone());
         let mut queue = |slot: usize, c: &mut Slot| {
             if except == Some(ConnId::new(index, slot, c.generation)) {
                 return;
@@ -123,7 +127,11 @@ impl<H: Handler> Worker<H> {
             }
             // A pooled state: the frame is queued by reference, in its queue.
             pools.lend_in_flight(&mut c.ws);
-            if c.ws.send_shared(frame.clone()).is_ok() && !c.dirty {
+            let sent = match (&mut shared, c.ws.deflate().is_some()) {
+                (Some(m), true) => c.ws.send_shared_message(m),
+                _ => c.ws.send_shared(frame.clone()),
+            };
+            if sent.is_ok() && !c.dirty {
                 c.dirty = true;
                 dirty.push(slot);
             }

@@ -137,12 +137,13 @@ impl<H: Handler> Worker<H> {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let mut out = Vec::new();
-        match ClientHandshake::write_request(
+        match ClientHandshake::write_request_with_deflate(
             &mut out,
             &request.url.host_header(),
             &request.url.path,
             &protocols,
             &headers,
+            &self.config.deflate,
         ) {
             Ok(handshake) => {
                 // A pooled buffer: one allocated for the request would stay.

@@ -11,6 +11,7 @@ use super::{lend_conn, ClientOpening, Phase, Report, Slot, Worker};
 use crate::net::handler::{Handler, OpenInfo, Upgrade, UpgradeRequest};
 use crate::net::sys;
 use crate::net::transport::Stream;
+use crate::proto::deflate::{self, Session};
 use crate::proto::handshake::{self, HandshakeError};
 use crate::proto::Role;
 
@@ -171,6 +172,13 @@ impl<H: Handler> Worker<H> {
                         Ok(None) => false,
                         Ok(Some((response, consumed))) => {
                             c.ws.discard_input(consumed);
+                            if let Some(params) = response.deflate {
+                                c.ws.enable_deflate(Session::new(
+                                    Role::Client,
+                                    params,
+                                    &self.config.deflate,
+                                ));
+                            }
                             let info = OpenInfo {
                                 path: path.clone(),
                                 headers: response.headers,
@@ -289,10 +297,15 @@ impl<H: Handler> Worker<H> {
                     .iter()
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
-                if let Err(e) = handshake::write_accept_response(
+                let deflate = deflate::server_accept(
+                    request.extensions.iter().map(String::as_str),
+                    &self.config.deflate,
+                );
+                if let Err(e) = handshake::write_accept_response_with_extensions(
                     &mut out,
                     &request,
                     protocol.as_deref(),
+                    deflate.as_ref().map(|(_, answer)| answer.as_str()),
                     &extra,
                 ) {
                     log::warn!(
@@ -312,6 +325,9 @@ impl<H: Handler> Worker<H> {
                 let c = &mut self.conns[slot];
                 c.ws.queue_handshake_bytes(&out);
                 c.ws.discard_input(consumed);
+                if let Some((params, _)) = deflate {
+                    c.ws.enable_deflate(Session::new(Role::Server, params, &self.config.deflate));
+                }
                 let info = OpenInfo {
                     path: request.path,
                     headers: request.headers,

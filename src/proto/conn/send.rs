@@ -6,8 +6,9 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::{Connection, SHARE_PAYLOAD_MIN};
+use super::{Connection, RSV1, SHARE_PAYLOAD_MIN};
 use crate::proto::close::{CloseCode, CloseState, MAX_CLOSE_REASON};
+use crate::proto::deflate::SharedMessage;
 use crate::proto::frame::{self, OpCode, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::proto::mask_key::next_mask_key;
 use crate::proto::message::Utf8Bytes;
@@ -137,6 +138,9 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        if self.try_compressed(opcode, &payload) {
+            return Ok(());
+        }
         if self.role == Role::Server && payload.len() >= SHARE_PAYLOAD_MIN {
             let mut header = [0u8; MAX_HEADER_LEN];
             let n = frame::encode_header(&mut header, true, 0, opcode, None, payload.len() as u64);
@@ -189,7 +193,17 @@ impl Connection {
                 utf8.finish().map_err(|_| SendError::NotUtf8)?;
             }
         }
-        self.encode_frame(opcode, payload, fin);
+        let first = opcode != OpCode::Continuation;
+        let compressed = match self.deflate.as_deref_mut() {
+            Some(d) => d
+                .fragment_compressed(first)
+                .then(|| d.compress_fragment(payload, fin)),
+            None => None,
+        };
+        match compressed {
+            Some(c) => self.encode_frame(opcode, &c, fin, if first { RSV1 } else { 0 }),
+            None => self.encode_frame(opcode, payload, fin, 0),
+        }
         self.sending = (!fin).then_some(kind);
         self.send_utf8 = utf8;
         Ok(())
@@ -200,8 +214,30 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_frame(opcode, payload);
+        if !self.try_compressed(opcode, payload) {
+            self.queue_frame(opcode, payload);
+        }
         Ok(())
+    }
+
+    /// Sends a whole data message compressed when deflate is negotiated and
+    /// the message is worth it; false when it is to go uncompressed (then
+    /// the compressor was either not touched or reset, see
+    /// [`Session::compress_message`](crate::proto::deflate::Session::compress_message)).
+    fn try_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
+        let Some(d) = self.deflate.as_deref_mut() else {
+            return false;
+        };
+        if !d.wants(payload.len()) {
+            return false;
+        }
+        match d.compress_message(payload) {
+            Some(compressed) => {
+                self.encode_frame(opcode, &compressed, true, RSV1);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Queues a frame encoded once by [`encode_shared_frame`], sharing its
@@ -215,6 +251,39 @@ impl Connection {
             return Err(SendError::MessageInProgress);
         }
         self.out().push_shared(frame);
+        Ok(())
+    }
+
+    /// Queues a message shared with many server connections: the plain
+    /// frame without deflate (or below its threshold, or with compression
+    /// off), a compressed frame made once for all connections that reset
+    /// their compressor after each message, and otherwise a compression with
+    /// this connection's own state (its window needs the message). Server role only.
+    pub fn send_shared_message(&mut self, message: &mut SharedMessage) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.role == Role::Client {
+            return Err(SendError::SharedFrameNeedsServer);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let Some(d) = self.deflate.as_deref() else {
+            self.out().push_shared(message.frame().clone());
+            return Ok(());
+        };
+        if !d.wants(message.payload().len()) {
+            self.out().push_shared(message.frame().clone());
+        } else if d.shares_compressor() {
+            match message.compressed_frame(d.compressor_key()) {
+                Some(frame) => self.out().push_shared(frame),
+                None => self.out().push_shared(message.frame().clone()),
+            }
+        } else {
+            let payload = message.payload().clone();
+            if !self.try_compressed(message.opcode(), &payload) {
+                self.out().push_shared(message.frame().clone());
+            }
+        }
         Ok(())
     }
 
@@ -307,14 +376,14 @@ impl Connection {
     }
 
     pub(super) fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
-        self.encode_frame(opcode, payload, true);
+        self.encode_frame(opcode, payload, true, 0);
     }
 
     /// Encodes one frame straight into the write queue, masking in place for clients.
-    fn encode_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) {
+    fn encode_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool, rsv: u8) {
         let mask = (self.role == Role::Client).then(next_mask_key);
         let mut header = [0u8; MAX_HEADER_LEN];
-        let n = frame::encode_header(&mut header, fin, 0, opcode, mask, payload.len() as u64);
+        let n = frame::encode_header(&mut header, fin, rsv, opcode, mask, payload.len() as u64);
         self.out().append_with(|buf| {
             buf.reserve(n + payload.len());
             buf.extend_from_slice(&header[..n]);

@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rocwebsocket::net::flush::{write_queued, Written};
 use rocwebsocket::net::transport::Stream;
+use rocwebsocket::proto::deflate::{DeflateConfig, Session};
 use rocwebsocket::proto::handshake::{ClientHandshake, DEFAULT_MAX_HEAD};
 use rocwebsocket::proto::{CloseCode, ConnConfig, Connection, Event, OpCode, Role};
 
@@ -83,6 +84,8 @@ pub struct Plan {
     /// Fan-out through a topic of `rocws serve --broadcast`: every
     /// connection sends `sub TOPIC` once open, the publisher `pub TOPIC ...`.
     pub topic: Option<String>,
+    /// Offer permessage-deflate (with the default settings) and require it.
+    pub deflate: bool,
 }
 
 /// What the threads and the main thread share.
@@ -351,9 +354,20 @@ impl<'a> Load<'a> {
                 )
                 .map_err(|e| format!("epoll: {e}"))?;
             let mut request = Vec::with_capacity(256);
-            let handshake =
-                ClientHandshake::write_request(&mut request, &plan.host, &plan.path, &[], &[])
-                    .map_err(|e| e.to_string())?;
+            let deflate = if plan.deflate {
+                DeflateConfig::default()
+            } else {
+                DeflateConfig::disabled()
+            };
+            let handshake = ClientHandshake::write_request_with_deflate(
+                &mut request,
+                &plan.host,
+                &plan.path,
+                &[],
+                &[],
+                &deflate,
+            )
+            .map_err(|e| e.to_string())?;
             let mut ws = Connection::new(Role::Client, ConnConfig::default());
             ws.queue_handshake_bytes(&request);
             peers.push(Peer {
@@ -617,8 +631,19 @@ impl<'a> Load<'a> {
         };
         match hs.parse_response(p.ws.input(), DEFAULT_MAX_HEAD) {
             Ok(None) => Ok(false),
-            Ok(Some((_, consumed))) => {
+            Ok(Some((response, consumed))) => {
                 p.ws.discard_input(consumed);
+                match response.deflate {
+                    Some(params) => p.ws.enable_deflate(Session::new(
+                        Role::Client,
+                        params,
+                        &DeflateConfig::default(),
+                    )),
+                    None if self.plan.deflate => {
+                        return Err("upgrade: the server did not accept permessage-deflate".into())
+                    }
+                    None => {}
+                }
                 p.handshake = None;
                 p.open = true;
                 if let Some(topic) = &self.plan.topic {
