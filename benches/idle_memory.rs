@@ -2,8 +2,11 @@
 //! to a `rocws serve --threads 1` process and reads its VmRSS from /proc
 //! before and after. Prints the figure; asserts nothing.
 //!
-//!     cargo bench --bench idle_memory [-- CONNECTIONS] [plain|deflate|deflate-out|deflate-nct]
+//!     cargo bench --bench idle_memory [-- CONNECTIONS] [plain|plain-echo|deflate|deflate-out|deflate-nct]
 //!
+//! `plain-echo` sends one message on each connection and reads its echo,
+//! then waits two seconds: what a connection keeps after it was busy (the
+//! pools free what stays unused for a second).
 //! `deflate` negotiates permessage-deflate with context takeover both ways
 //! and sends one compressed message each way per connection first (so the
 //! server holds its compressor and decompressor, as a connection that has
@@ -84,7 +87,14 @@ fn open(addr: SocketAddr, mode: &str, deflated: &[u8]) -> TcpStream {
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 101"), "upgrade refused");
-    if mode != "plain" {
+    if mode == "plain-echo" {
+        // A masked 5-byte text frame ("hello", key 0) and its unmasked echo.
+        s.write_all(&[0x81, 0x85, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'])
+            .unwrap();
+        let mut back = [0u8; 7];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back[2..], b"hello", "echoed");
+    } else if mode != "plain" {
         let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
         assert!(head.contains("permessage-deflate"), "deflate not accepted");
         // One plain and one compressed message, each echoed compressed.
@@ -155,6 +165,9 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let before = rss_kib(server.id());
     let conns: Vec<TcpStream> = (0..count).map(|_| open(addr, &mode, &deflated)).collect();
+    if mode == "plain-echo" {
+        std::thread::sleep(Duration::from_secs(2));
+    }
     std::thread::sleep(Duration::from_secs(1));
     let after = rss_kib(server.id());
     let per_conn = (after.saturating_sub(before) * 1024) as f64 / count as f64;
