@@ -580,6 +580,9 @@ impl ClientHandshake {
             return Err(ClientHandshakeError::Status(status));
         }
         let (mut upgrade, mut connection, mut accept_ok) = (false, false, false);
+        // Several accept fields combine into a list (RFC 9110 §5.3), which is
+        // never the one value expected: refused even when each matches.
+        let mut accepts = 0;
         let mut protocol = None;
         let mut extensions = Vec::new();
         for h in resp.headers.iter() {
@@ -588,7 +591,8 @@ impl ClientHandshake {
             } else if h.name.eq_ignore_ascii_case("connection") {
                 connection |= has_token(h.value, "upgrade");
             } else if h.name.eq_ignore_ascii_case("sec-websocket-accept") {
-                accept_ok = h.value.trim_ascii() == self.expected_accept.as_bytes();
+                accepts += 1;
+                accept_ok = accepts == 1 && h.value.trim_ascii() == self.expected_accept.as_bytes();
             } else if h.name.eq_ignore_ascii_case("sec-websocket-protocol") {
                 let p = std::str::from_utf8(h.value.trim_ascii())
                     .map_err(|_| ClientHandshakeError::BadProtocol)?;

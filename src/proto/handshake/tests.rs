@@ -189,6 +189,18 @@ fn client_round_trip() {
         Err(ClientHandshakeError::BadAccept)
     );
 
+    // The right accept value twice is a list of two: refused (a fuzz finding).
+    let text = String::from_utf8(resp.clone()).unwrap();
+    let accept_line = text
+        .lines()
+        .find(|l| l.starts_with("Sec-WebSocket-Accept"))
+        .unwrap();
+    let twice = text.replacen("\r\n\r\n", &format!("\r\n{accept_line}\r\n\r\n"), 1);
+    assert_eq!(
+        hs.parse_response(twice.as_bytes(), DEFAULT_MAX_HEAD),
+        Err(ClientHandshakeError::BadAccept)
+    );
+
     let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(
         hs.parse_response(forbidden, DEFAULT_MAX_HEAD),
